@@ -7,5 +7,6 @@ pytest_plugins = [
     "pytest_pipeline.fixtures.aws",
     "pytest_pipeline.fixtures.deploy",
     "pytest_pipeline.fixtures.service",
+    "pytest_pipeline.fixtures.security",
     "pytest_pipeline.fixtures.reporting",
 ]
