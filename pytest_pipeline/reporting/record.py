@@ -1,0 +1,83 @@
+"""``reports/deployment.json``: the run's DeploymentMetadata with every stage's results."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestResult, utcnow
+from pytest_pipeline.reporting.redact import redact_data
+from pytest_pipeline.reporting.summary import group_by_stage
+
+RECORD_NAME = "deployment.json"
+
+
+def build_record(
+    results: list[TestResult],
+    *,
+    deployment: DeploymentMetadata | None,
+    environment: str,
+    url: str | None = None,
+    commit: str | None = None,
+    stack_name: str | None = None,
+    aws_backend: str | None = None,
+    deploy_target: str = "none",
+) -> DeploymentMetadata:
+    """The record to write: ``deployment`` (when the run deployed) or one built from what is
+    known, with ``stage_results`` holding every stage's results in pipeline order.
+
+    A run that deployed nothing gets version label ``not-deployed`` and status ``pending``.
+    """
+    stage_results = group_by_stage(results)
+    if deployment is not None:
+        return replace(
+            deployment,
+            url=deployment.url or url,
+            commit=deployment.commit or commit,
+            stack_name=deployment.stack_name or stack_name,
+            aws_backend=deployment.aws_backend or aws_backend,
+            stage_results=stage_results,
+        )
+    return DeploymentMetadata(
+        environment=environment,
+        version_label="not-deployed",
+        deploy_target=deploy_target,
+        status=DeploymentStatus.PENDING,
+        url=url,
+        commit=commit,
+        stack_name=stack_name,
+        aws_backend=aws_backend,
+        started_at=min(
+            (r.started_at for r in results if r.started_at is not None), default=utcnow()
+        ),
+        finished_at=utcnow(),
+        stage_results=stage_results,
+    )
+
+
+def record_json(record: DeploymentMetadata) -> str:
+    """The record as indented JSON, every string redacted."""
+    data = redact_data(record.to_dict())
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (no torn files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_record(reports_dir: Path, record: DeploymentMetadata) -> Path:
+    """Write ``<reports_dir>/deployment.json`` (redacted) and return its path."""
+    return write_text_atomic(Path(reports_dir) / RECORD_NAME, record_json(record))

@@ -1,0 +1,151 @@
+"""Redaction of secrets from everything the plugin writes.
+
+One function, :func:`redact`, is applied to the HTML report, JUnit properties,
+``deployment.json``, the GitHub step summary and annotations, notifications and
+``pipeline.log``. It removes:
+
+- AWS access key ids (``AKIA…``, ``ASIA…``) and secret access keys (40 base64 characters
+  with upper case, lower case and digits, or any value after ``aws_secret_access_key``);
+- AWS session tokens (the ``FwoGZXIvYXdz…`` / ``IQoJb3JpZ2lu…`` prefixes, or any value after
+  ``aws_session_token`` / ``x-amz-security-token``);
+- the values of environment variables whose names contain ``SECRET``, ``TOKEN``,
+  ``PASSWORD`` or ``KEY`` (values shorter than 8 characters are kept: they cannot be real
+  secrets and replacing them would mangle ordinary words, e.g. moto's ``testing``);
+- every value registered at run time with :func:`register_secret` (a Secrets Manager value,
+  a webhook token, …).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+MIN_ENV_SECRET_LENGTH = 8
+MIN_REGISTERED_LENGTH = 4
+
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY", re.IGNORECASE)
+_ACCESS_KEY_ID = re.compile(
+    r"(?<![A-Z0-9])(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])"
+)
+_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_SESSION_TOKEN = re.compile(r"(?:FwoGZXIvYXdz|IQoJb3JpZ2lu|FQoGZXIvYXdz)[A-Za-z0-9/+=]{16,}")
+_LABELLED = re.compile(
+    r"(?P<label>(?:aws_secret_access_key|aws_session_token|aws_security_token|x-amz-security-token"
+    r"|secretaccesskey|sessiontoken)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}]+)",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_secret_key(candidate: str) -> bool:
+    # A git SHA-1 or a hex digest is 40 characters too; real secret keys mix cases and digits.
+    return (
+        any(c.isupper() for c in candidate)
+        and any(c.islower() for c in candidate)
+        and any(c.isdigit() for c in candidate)
+    )
+
+
+class Redactor:
+    """Replaces secrets in text and in JSON-like data with :data:`MASK`.
+
+    ``environ`` is read at every call (a test may set a variable after start-up); pass a
+    mapping to pin it, as the tests do.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ
+        self._registered: set[str] = set()
+        self._lock = threading.Lock()
+        self._cache_key: frozenset[str] | None = None
+        self._cache_pattern: re.Pattern[str] | None = None
+
+    def register(self, value: str) -> None:
+        """Treat ``value`` as a secret from now on (ignored when shorter than 4 characters)."""
+        value = str(value)
+        if len(value.strip()) >= MIN_REGISTERED_LENGTH:
+            with self._lock:
+                self._registered.add(value)
+                # A value read from a file or JSON often reaches output with its line ends.
+                self._registered.add(value.strip())
+
+    def clear(self) -> None:
+        """Forget the values registered at run time."""
+        with self._lock:
+            self._registered.clear()
+
+    def env_secrets(self) -> list[str]:
+        """Values of environment variables whose names say they hold a secret."""
+        environ = os.environ if self._environ is None else self._environ
+        return [
+            value
+            for name, value in environ.items()
+            if _SECRET_NAME.search(name) and len(value.strip()) >= MIN_ENV_SECRET_LENGTH
+        ]
+
+    def _literal_pattern(self) -> re.Pattern[str] | None:
+        with self._lock:
+            values = frozenset(self._registered) | frozenset(self.env_secrets())
+            if values != self._cache_key:
+                self._cache_key = values
+                ordered = sorted(values, key=len, reverse=True)  # longest first
+                self._cache_pattern = (
+                    re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+                )
+            return self._cache_pattern
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by :data:`MASK`."""
+        if not text:
+            return text
+        literal = self._literal_pattern()
+        if literal is not None:
+            text = literal.sub(MASK, text)
+        text = _LABELLED.sub(lambda m: m.group("label") + MASK, text)
+        text = _SESSION_TOKEN.sub(MASK, text)
+        text = _ACCESS_KEY_ID.sub(MASK, text)
+        return _SECRET_KEY.sub(
+            lambda m: MASK if _looks_like_secret_key(m.group(0)) else m.group(0), text
+        )
+
+    def redact_data(self, data: Any) -> Any:
+        """A copy of JSON-like ``data`` with every string (keys included) redacted."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, Mapping):
+            return {self.redact_data(k): self.redact_data(v) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.redact_data(item) for item in data]
+        return data
+
+
+_DEFAULT = Redactor()
+
+
+def default_redactor() -> Redactor:
+    """The process-wide redactor every writer of the plugin uses."""
+    return _DEFAULT
+
+
+def register_secret(value: str) -> None:
+    """Redact ``value`` from every output the plugin writes from now on."""
+    _DEFAULT.register(value)
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """:func:`register_secret` for each of ``values``."""
+    for value in values:
+        _DEFAULT.register(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with AWS keys, tokens, secret env values and registered secrets masked."""
+    return _DEFAULT.redact(text)
+
+
+def redact_data(data: Any) -> Any:
+    """A copy of JSON-like ``data`` with every string redacted."""
+    return _DEFAULT.redact_data(data)
