@@ -1,0 +1,79 @@
+"""The deploy-target protocol both targets implement, and the error every deploy failure raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, runtime_checkable
+
+from pytest_pipeline.aws.bundles import Bundle
+from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, utcnow
+
+EVENT_TAIL = 10
+
+
+class DeployError(RuntimeError):
+    """A deployment (or rollback) failed.
+
+    ``events`` are the deployment's events (ours and the platform's), ``remediation`` says
+    what a person should do next; ``str()`` shows the message, the hint and the last events.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        events: Iterable[DeploymentEvent] = (),
+        remediation: str = "",
+        metadata: DeploymentMetadata | None = None,
+    ) -> None:
+        self.message = message
+        self.events = list(events)
+        self.remediation = remediation
+        self.metadata = metadata
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        if self.remediation:
+            lines.append(f"remediation: {self.remediation}")
+        if self.events:
+            lines.append(f"last {min(len(self.events), EVENT_TAIL)} event(s):")
+            lines.extend(
+                f"  {event.timestamp:%H:%M:%S} {event.severity:<5} [{event.source}] {event.message}"
+                for event in self.events[-EVENT_TAIL:]
+            )
+        return "\n".join(lines)
+
+
+@runtime_checkable
+class DeployTarget(Protocol):
+    """Where a bundle runs. The suites see only this; they cannot tell the targets apart.
+
+    ``health()`` returns at least ``{"status": "ok" | "degraded" | "down", "version": label}``.
+    Versions and events are listed oldest first.
+    """
+
+    name: str
+
+    @property
+    def url(self) -> str: ...
+
+    def deploy(self, bundle: Bundle) -> DeploymentMetadata: ...
+
+    def rollback(self, to_version: str | None = None) -> DeploymentMetadata: ...
+
+    def current_version(self) -> str | None: ...
+
+    def previous_version(self) -> str | None: ...
+
+    def versions(self) -> list[str]: ...
+
+    def events(self) -> list[DeploymentEvent]: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def event(message: str, severity: str = "INFO", source: str = "pipeline") -> DeploymentEvent:
+    """A deployment event stamped now (UTC)."""
+    return DeploymentEvent(timestamp=utcnow(), message=message, severity=severity, source=source)
