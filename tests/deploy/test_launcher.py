@@ -1,0 +1,68 @@
+"""The application launcher and the switching proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from pytest_pipeline.deploy import proxy
+from pytest_pipeline.deploy.launcher import AppProcess, AppProcessError, expand, read_procfile
+
+
+def test_expand_and_procfile(tmp_path: Path) -> None:
+    argv = expand(
+        "gunicorn --bind ${BIND_HOST}:$PORT -w ${WORKERS:-2} app:app",
+        {"PORT": "81", "BIND_HOST": "h"},
+    )
+    assert argv == ["gunicorn", "--bind", "h:81", "-w", "2", "app:app"]
+    with pytest.raises(AppProcessError, match="does not exist"):
+        read_procfile(tmp_path)
+    (tmp_path / "Procfile").write_text("worker: x\n")
+    with pytest.raises(AppProcessError, match="no 'web:' line"):
+        read_procfile(tmp_path)
+
+
+def test_proxy_marks_first_final_response_close() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5"
+    )
+    assert proxy._close_after(head) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close"
+    assert proxy._status(b"HTTP/1.1 101 Switching Protocols") == 101
+    assert proxy._status(b"\x16\x03\x01 binary") is None
+
+
+@pytest.mark.slow
+def test_crashing_app_reports_exit_and_log(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text(
+        "web: python -c \"import sys; print('boom at start'); sys.exit(3)\"\n"
+    )
+    app = AppProcess(tmp_path, {})
+    with app, pytest.raises(AppProcessError) as failure:
+        app.wait_healthy(10)
+    assert failure.value.check == "process"
+    assert "status 3" in str(failure.value) and "boom at start" in failure.value.log_tail
+    assert app.ref is not None and not app.ref.alive()
+
+
+@pytest.mark.slow
+def test_proxy_switches_upstream_and_stops(tmp_path: Path, tiny_app: Path) -> None:
+    with (
+        AppProcess(tiny_app, {"APP_VERSION": "a", "TABLE_NAME": "t"}) as one,
+        AppProcess(tiny_app, {"APP_VERSION": "b", "TABLE_NAME": "t"}) as two,
+    ):
+        one.wait_healthy(20)
+        two.wait_healthy(20)
+        handle = proxy.start_proxy(tmp_path / "proxy.log", upstream=one.port)
+        try:
+            response = requests.get(handle.url + "/health", timeout=5)
+            assert response.json()["version"] == "a"
+            assert response.headers["Connection"] == "close"
+            handle.switch(two.port)
+            assert requests.get(handle.url + "/health", timeout=5).json()["version"] == "b"
+            assert handle.status()["upstream"] == two.port
+            assert handle.drain(one.port, 5)
+        finally:
+            handle.ref.stop()
+        assert not handle.ref.alive()
