@@ -63,6 +63,7 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     request: str = "request"
+    elapsed_ms: float = 0.0
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), or None."""
@@ -76,6 +77,16 @@ class Response:
     def media_type(self) -> str:
         """The Content-Type without parameters, lower-cased ('' when absent)."""
         return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    def json_field(self, key: str | None) -> Any:
+        """The decoded JSON body (``key=None``) or one top-level field of it.
+
+        Raises ``ValueError`` when the body is not JSON.
+        """
+        data = json.loads(self.body)
+        if key is None:
+            return data
+        return data.get(key) if isinstance(data, dict) else None
 
     def text(self, limit: int = 200) -> str:
         """The body as text, shortened to ``limit`` characters for messages."""

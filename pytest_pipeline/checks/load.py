@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -36,6 +37,7 @@ __all__ = [
     "ResourceSampler",
     "contract_plan",
     "run_load",
+    "serving_pids_for",
     "write_locustfile",
 ]
 
@@ -380,6 +382,41 @@ def _engine_total(work_dir: Path) -> int | None:
             if row.get("Name") == "Aggregated":
                 return int(row["Request Count"])
     return None
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def serving_pids_for(url: str) -> list[int]:
+    """PIDs of the processes listening on a loopback ``url``'s port (parents only).
+
+    Empty for a remote URL or when the listener is not visible (another user's process).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not (host in _LOOPBACK or host.startswith("127.")):
+        return []
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        listeners = {
+            conn.pid
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN
+            and conn.laddr
+            and conn.laddr.port == port
+            and conn.pid
+        }
+    except psutil.Error:
+        return []
+    roots = []
+    for pid in sorted(listeners):
+        try:
+            parent = psutil.Process(pid).ppid()
+        except psutil.Error:
+            continue
+        if parent not in listeners:
+            roots.append(pid)
+    return roots
 
 
 @dataclass

@@ -1,0 +1,224 @@
+"""Request-and-judge scenarios shared by the postdeploy suite and the predeploy local-app tests.
+
+Each probe sends the request(s) of one contract scenario through a
+:class:`~pytest_pipeline.checks.http.ServiceClient` and returns a :class:`Probe`: the last
+response and every problem the contract validators found. Both stages call the same
+probes, so the app tested locally before deploy is held to exactly the checks the deployed
+service meets afterwards. The cases come from data (``checks/cases/*.toml`` and
+``test_images/manifest.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pytest_pipeline.checks import contract, images
+from pytest_pipeline.checks.contract import Response
+from pytest_pipeline.checks.http import ServiceClient
+
+__all__ = [
+    "CASES_DIR",
+    "Probe",
+    "load_cases",
+    "probe_background",
+    "probe_cors",
+    "probe_email",
+    "probe_error_case",
+    "probe_health",
+    "probe_photo",
+    "probe_preflight",
+    "probe_security_headers",
+    "probe_specs",
+]
+
+CASES_DIR = Path(__file__).parent / "cases"
+
+
+@dataclass
+class Probe:
+    """The outcome of one scenario: its response, problems, and pictures worth showing."""
+
+    response: Response | None
+    problems: list[str] = field(default_factory=list)
+    pictures: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the contract holds."""
+        return not self.problems
+
+    def explain(self) -> str:
+        """All problems, one per line."""
+        return "\n".join(self.problems)
+
+
+@cache
+def load_cases(name: str) -> dict[str, Any]:
+    """The cases file ``checks/cases/<name>.toml`` as a dict."""
+    path = CASES_DIR / f"{name}.toml"
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def probe_health(client: ServiceClient) -> Probe:
+    """``GET /health``: healthy, well formed, every dependency check ok."""
+    resp = client.get("/health")
+    return Probe(resp, contract.check_health(resp))
+
+
+def probe_specs(client: ServiceClient) -> tuple[Probe, dict[str, Any]]:
+    """``GET /api/v1/specs``; also returns the specs (empty when they are unusable)."""
+    resp = client.get("/api/v1/specs")
+    problems = contract.check_specs(resp)
+    try:
+        specs = json.loads(resp.body) if resp.status == 200 else {}
+    except ValueError:
+        specs = {}
+    return Probe(resp, problems), specs if isinstance(specs, dict) else {}
+
+
+def _upload(
+    client: ServiceClient,
+    path: str,
+    photo: Path,
+    media_type: str,
+    fields: dict[str, str] | None,
+    label: str,
+) -> Response:
+    files = {"photo": (photo.name, photo.read_bytes(), media_type)}
+    return client.post(path, files=files, data=fields or {}, label=label)
+
+
+def probe_photo(
+    client: ServiceClient,
+    photo: Path,
+    media_type: str,
+    spec_id: str,
+    spec: dict[str, Any] | None,
+    status: int,
+    error: str | None,
+) -> Probe:
+    """``POST /api/v1/photos`` with one photo and spec, expecting ``status``/``error``.
+
+    For a success, the picture itself is judged (size, one face, centred, head height,
+    white border) independently of what the service claims.
+    """
+    label = f"POST /api/v1/photos ({photo.name}, spec={spec_id})"
+    resp = _upload(client, "/api/v1/photos", photo, media_type, {"spec": spec_id}, label)
+    if status != 200:
+        return Probe(resp, contract.check_error(resp, status, error or ""))
+    if spec is None:
+        return Probe(resp, [f"{label}: the service offers no spec {spec_id!r} (GET /api/v1/specs)"])
+    problems = contract.check_photo(resp, spec_id, spec)
+    probe = Probe(resp, problems)
+    output = contract.photo_image(resp)
+    if output is not None:
+        verdict = images.verify_photo(output, spec)
+        problems.extend(f"{label}: {p}" for p in verdict if f"{label}: {p}" not in problems)
+        probe.pictures = [
+            ("input", photo.read_bytes(), media_type),
+            (f"output ({spec_id}, faces re-detected)", images.annotate(output), "image/png"),
+        ]
+    return probe
+
+
+def probe_background(
+    client: ServiceClient, photo: Path, media_type: str, status: int, error: str | None
+) -> Probe:
+    """``POST /api/v1/background``: an RGBA PNG, border transparent, the face opaque."""
+    label = f"POST /api/v1/background ({photo.name})"
+    resp = _upload(client, "/api/v1/background", photo, media_type, None, label)
+    if status != 200:
+        return Probe(resp, contract.check_error(resp, status, error or ""))
+    problems: list[str] = []
+    if resp.status != 200:
+        problems.append(f"{label}: expected HTTP 200, got {resp.status} (body {resp.text()!r})")
+        return Probe(resp, problems)
+    if resp.media_type != "image/png":
+        problems.append(f"{label}: expected Content-Type image/png, got {resp.media_type!r}")
+    problems.extend(
+        f"{label}: {p}" for p in images.verify_background(resp.body, photo.read_bytes())
+    )
+    probe = Probe(resp, problems)
+    probe.pictures = [
+        ("input", photo.read_bytes(), media_type),
+        ("mask (RGBA)", resp.body, "image/png"),
+    ]
+    return probe
+
+
+def probe_email(client: ServiceClient, email: str, valid: bool, normalised: str | None) -> Probe:
+    """``POST /api/v1/emails/validate`` for one address and the verdict it must get."""
+    label = f"POST /api/v1/emails/validate ({email[:40]!r})"
+    resp = client.post("/api/v1/emails/validate", json={"email": email}, label=label)
+    return Probe(resp, contract.check_email(resp, valid, normalised))
+
+
+def probe_cors(client: ServiceClient, path: str, origin: str, allowed: bool) -> Probe:
+    """A simple ``GET`` with an ``Origin``: that origin echoed when allowed, none otherwise."""
+    label = f"GET {path} (Origin: {origin})"
+    resp = client.get(path, headers={"Origin": origin}, label=label)
+    check = contract.check_cors_allowed if allowed else contract.check_cors_denied
+    return Probe(resp, check(resp, origin))
+
+
+def probe_preflight(
+    client: ServiceClient,
+    path: str,
+    method: str,
+    origin: str,
+    allowed: bool,
+    request_headers: str | None = None,
+) -> Probe:
+    """An ``OPTIONS`` preflight for ``method`` on ``path`` from ``origin``."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if request_headers:
+        headers["Access-Control-Request-Headers"] = request_headers
+    label = f"OPTIONS {path} (preflight {method} from {origin})"
+    resp = client.options(path, headers=headers, label=label)
+    if allowed:
+        return Probe(resp, contract.check_preflight_allowed(resp, origin, method))
+    return Probe(resp, contract.check_preflight_denied(resp, origin))
+
+
+def probe_error_case(
+    client: ServiceClient, case: dict[str, Any], sample_photo: Path | None
+) -> Probe:
+    """One request of ``cases/errors.toml``, judged by the error contract."""
+    kind, path = case["kind"], case["path"]
+    label = f"{case.get('method', 'POST')} {path} [{case['id']}]"
+    if kind == "plain":
+        resp = client.request(case["method"], path, label=label)
+    elif kind == "json":
+        resp = client.request(
+            case["method"],
+            path,
+            data=case["json_raw"].encode(),
+            headers={"Content-Type": "application/json"},
+            label=label,
+        )
+    elif kind in ("upload", "oversized"):
+        if kind == "oversized":
+            payload = b"\xff\xd8\xff\xe0" + b"\0" * int(case["size_mb"] * 2**20)
+        elif case.get("use_sample_photo"):
+            if sample_photo is None:
+                return Probe(None, [f"{label}: needs a sample photo and none is available"])
+            payload = sample_photo.read_bytes()
+        else:
+            payload = case["file_text"].encode()
+        files = {case["field"]: (case["filename"], payload, "application/octet-stream")}
+        resp = client.post(path, files=files, data=case.get("fields", {}), label=label)
+    else:
+        raise ValueError(f"cases/errors.toml case {case['id']!r}: unknown kind {kind!r}")
+    return Probe(resp, contract.check_error(resp, case["status"], case["code"]))
+
+
+def probe_security_headers(client: ServiceClient, path: str) -> Probe:
+    """Security headers (and HSTS over HTTPS) on ``GET path``; no banner leaks."""
+    resp = client.get(path)
+    return Probe(resp, contract.check_security_headers(resp, https=client.https))
