@@ -21,7 +21,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -305,55 +305,34 @@ def bundle_members(bundle: Bundle) -> list[zipfile.ZipInfo]:
 
 
 def scan_bundle_for_secrets(bundle: Bundle) -> list[Finding]:
-    """Secrets in the bundle: detect-secrets over every member, plus files that never ship.
+    """Secrets in the bundle: ``checks.secrets.scan_files`` (detect-secrets) over every member,
+    plus members that must never ship (keys, env files, tests, caches).
 
-    Each finding's location is ``<bundle file>!<member>``; messages never hold the secret.
+    Locations are member paths inside the bundle; messages never hold a secret's value.
     """
+    from pytest_pipeline.checks.secrets import scan_files
+
     findings: list[Finding] = []
-    with zipfile.ZipFile(bundle.path) as zf, tempfile.TemporaryDirectory() as tmp:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            where = f"{bundle.path.name}!{info.filename}"
+    with zipfile.ZipFile(bundle.path) as zf:
+        members = [info for info in zf.infolist() if not info.is_dir()]
+        for info in members:
             if always_excluded(info.filename):
                 findings.append(
                     Finding(
                         scanner="bundle",
                         rule_id="PIPE-BUNDLE-001",
                         severity=Severity.HIGH,
-                        message=f"{info.filename} must never ship (test, cache, env or key file)",
+                        message=f"{info.filename} must never ship (test, cache, env or key file) "
+                        f"but is in {bundle.path.name}",
                         fix="rebuild the bundle with build_bundle(), which excludes it",
-                        location=where,
+                        location=info.filename,
                     )
                 )
-            extracted = Path(zf.extract(info, tmp))
-            findings.extend(_detect_secrets(extracted, where))
-    return findings
-
-
-def _detect_secrets(path: Path, where: str) -> list[Finding]:
-    """detect-secrets' default plugins over one extracted member (values never reported)."""
-    from detect_secrets.core.secrets_collection import SecretsCollection
-    from detect_secrets.settings import default_settings
-
-    collection = SecretsCollection()
-    with default_settings():
-        collection.scan_file(str(path))
-    found: list[Finding] = []
-    for _, secret in collection:
-        found.append(
-            Finding(
-                scanner="detect-secrets",
-                rule_id=secret.type,
-                severity=Severity.HIGH,
-                message=f"possible secret ({secret.type}) in a bundle member",
-                fix="remove the value from the application and load it at runtime from "
-                "AWS Secrets Manager or an environment variable, then rebuild the bundle",
-                location=where,
-                line=secret.line_number,
-            )
+        scan = scan_files(
+            ((info.filename, zf.read(info)) for info in members),
+            origin=f"bundle {bundle.path.name}",
         )
-    return found
+    return findings + scan.findings
 
 
 def upload(

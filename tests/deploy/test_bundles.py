@@ -175,8 +175,7 @@ def test_secret_scan_reports_member_without_the_value(tmp_path: Path) -> None:
     bundle = build_bundle(app, tmp_path / "out", "dev-x-1")
     findings = bundles.scan_bundle_for_secrets(bundle)
     assert any(
-        f.rule_id == "AWS Access Key" and f.location.endswith("!settings.py") and f.line == 1
-        for f in findings
+        "AWS" in f.rule_id and f.location == "settings.py" and f.line == 1 for f in findings
     ), findings
     assert all(secret not in f.describe() for f in findings)
 
@@ -192,7 +191,7 @@ def test_secret_scan_flags_never_ship_files_in_foreign_zip(tmp_path: Path) -> No
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     foreign = bundles.Bundle(path, digest, "x", ("Procfile", "deploy/id_rsa"), 1)
     rules = {(f.rule_id, f.location) for f in bundles.scan_bundle_for_secrets(foreign)}
-    assert ("PIPE-BUNDLE-001", "foreign.zip!deploy/id_rsa") in rules
+    assert ("PIPE-BUNDLE-001", "deploy/id_rsa") in rules
 
 
 class Ctx:
