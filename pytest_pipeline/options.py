@@ -382,11 +382,14 @@ def add_options(parser: pytest.Parser) -> None:
     """Add every setting's flag to the ``pipeline`` group of ``pytest --help``."""
     import argparse
 
-    group = parser.getgroup("pipeline", "pytest-pipeline (flag > PIPELINE_* env var > pyproject)")
+    group = parser.getgroup(
+        "pipeline", "pipeline (pytest-pipeline; precedence: flag > PIPELINE_* env var > pyproject)"
+    )
     for spec in SETTINGS:
         default = spec.default
         shown = ", ".join(default) if isinstance(default, tuple) else default
-        help_text = f"{spec.help} [env {spec.env_var}; default: {shown}]"
+        # argparse %-formats help strings
+        help_text = f"{spec.help} [env {spec.env_var}; default: {shown}]".replace("%", "%%")
         if spec.kind == "bool":
             group.addoption(
                 spec.flag,

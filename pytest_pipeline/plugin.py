@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Generator
+
+import pytest
+
+from pytest_pipeline import collection, options
+from pytest_pipeline.session import GATED_KEY, RUN_KEY, STAGE_KEY, PipelineRun, get_run
+
 pytest_plugins = [
     "pytest_pipeline.fixtures.core",
     "pytest_pipeline.fixtures.aws",
@@ -10,3 +18,109 @@ pytest_plugins = [
     "pytest_pipeline.fixtures.security",
     "pytest_pipeline.fixtures.reporting",
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every setting as a flag in the ``pipeline`` group."""
+    options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Stage markers; resolve the settings and register the run (bad settings: exit 4)."""
+    collection.register_markers(config)
+    try:
+        run = PipelineRun.start(config)
+    except options.SettingError as error:
+        if config.option.help or config.option.version:
+            return  # let --help and --version work in a misconfigured project
+        raise pytest.UsageError(str(error)) from None
+    if run.role == "controller":
+        from pytest_pipeline.distributed import XdistController
+
+        config.pluginmanager.register(XdistController(run), "pipeline-xdist")
+    elif run.role == "worker" and run.gate.enabled:
+        from pytest_pipeline.distributed import WorkerGate
+
+        run.worker_gate = WorkerGate(run)
+        run.stage_gate = run.worker_gate.halt_for
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Forget the run."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        config.pluginmanager.unregister(run)
+        del config.stash[RUN_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Every effective setting and where it came from."""
+    run = config.stash.get(RUN_KEY, None)
+    return [] if run is None else run.header_lines()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stage of every test (before ``-m`` deselects, so folder stages can be selected)."""
+    collection.assign_stages(config, items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Selected tests in stage order (last word on the order, before xdist reads it)."""
+    collection.sort_by_stage(session.items)
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.selection(collection.staged_nodeids(session.items))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The gate: skip a test of a stage after a failed stage."""
+    stage = item.stash.get(STAGE_KEY, None)
+    if stage is None:
+        return
+    try:
+        halt = get_run(item.config).stage_gate(stage)
+    except TimeoutError as error:
+        pytest.fail(str(error), pytrace=False)
+    if halt is not None:
+        item.stash[GATED_KEY] = True
+        item.add_marker(pytest.mark.skip(reason=halt.reason()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Carry the stage on the report (it travels to the xdist controller with it)."""
+    report = yield
+    stage = item.stash.get(STAGE_KEY, None)
+    if stage is not None:
+        report.pipeline_stage = stage.value  # type: ignore[attr-defined]
+        if item.stash.get(GATED_KEY, False):
+            report.pipeline_gated = True  # type: ignore[attr-defined]
+    return report
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """One line per stage: outcome, counts, duration; then the stage that halted."""
+    run = config.stash.get(RUN_KEY, None)
+    lines = [] if run is None else run.summary_lines()
+    if lines:
+        terminalreporter.section("pipeline stages")
+        for line in lines:
+            terminalreporter.line(line, red=line.startswith("pipeline "))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Finalizers, then (in the owning process) once-per-run teardown; problems are warnings."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    for problem in run.finish(exitstatus):
+        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)

@@ -33,8 +33,9 @@ class SettingError(ValueError):
         super().__init__(f"pipeline setting {setting!r} (from {source}): {message}")
 
 
-Validator = Callable[[Any], None]
-"""Raises ``ValueError`` with a short message when a parsed value is not acceptable."""
+Validator = Callable[[Any], object]
+"""Raises ``ValueError`` with a short message when a parsed value is not acceptable (its
+return value is ignored)."""
 
 
 @dataclass(frozen=True)

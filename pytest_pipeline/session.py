@@ -1,0 +1,452 @@
+"""The state of one pipeline run, registered with pytest as the ``pipeline-run`` plugin object.
+
+:func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings, the
+:class:`~pytest_pipeline.config.PipelineConfig`, the run id and the run folder shared by the
+xdist controller and its workers, every test's result with its stage, the gate, records
+other areas persist for the controller (``record``/``recorded``) and end-of-run finalizers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_pipeline import runonce
+from pytest_pipeline.config import PipelineConfig
+from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
+from pytest_pipeline.options import PipelineOptions
+from pytest_pipeline.stages import Gate, Halt, Stage, first_line
+
+PLUGIN_NAME = "pipeline-run"
+RUNS_DIR = Path(".pipeline") / "runs"
+KEEP_RUNS = 20
+WORKERINPUT_ID = "pipeline_run_id"
+WORKERINPUT_DIR = "pipeline_run_dir"
+_KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+RUN_KEY = pytest.StashKey["PipelineRun"]()
+"""``config.stash[RUN_KEY]`` is the run (use :func:`get_run`)."""
+STAGE_KEY = pytest.StashKey["Stage | None"]()
+"""``item.stash[STAGE_KEY]``: the stage of a collected test (None for unstaged tests)."""
+GATED_KEY = pytest.StashKey[bool]()
+"""``item.stash[GATED_KEY]`` is True when the gate skipped the test."""
+
+
+def get_run(config: pytest.Config) -> PipelineRun:
+    """The run of this pytest session (raises a clear error before ``pytest_configure``)."""
+    try:
+        return config.stash[RUN_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "the pipeline run is not configured yet (get_run() is available from "
+            "pytest_configure on, and not when the settings were invalid)"
+        ) from None
+
+
+@dataclass
+class StageSummary:
+    """What one stage did in this run."""
+
+    stage: Stage
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    gated: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
+    start: float | None = None
+    stop: float | None = None
+    halt: Halt | None = None
+
+    @property
+    def total(self) -> int:
+        """Every test of the stage."""
+        return self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
+
+    @property
+    def duration(self) -> float:
+        """Wall time from the stage's first test start to its last test end, in seconds."""
+        if self.start is None or self.stop is None:
+            return 0.0
+        return max(0.0, self.stop - self.start)
+
+    @property
+    def outcome(self) -> str:
+        """failed, halted (skipped by the gate), skipped or passed."""
+        if self.failed or self.errors:
+            return "failed"
+        if self.gated and self.gated == self.skipped and not (self.passed or self.xpassed):
+            return "halted"
+        if self.total and self.skipped + self.xfailed == self.total and not self.passed:
+            return "skipped"
+        return "passed"
+
+    def counts(self) -> str:
+        """``"3 passed, 1 failed"`` (non-zero counts only)."""
+        parts = [
+            (self.passed, "passed"),
+            (self.failed, "failed"),
+            (self.errors, "error" if self.errors == 1 else "errors"),
+            (self.skipped - self.gated, "skipped"),
+            (self.gated, "halted"),
+            (self.xfailed, "xfailed"),
+            (self.xpassed, "xpassed"),
+        ]
+        return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
+
+
+@dataclass
+class _Pending:
+    """A test's reports seen so far (setup, call, teardown)."""
+
+    stage: Stage | None
+    outcome: TestOutcome = TestOutcome.PASSED
+    message: str = ""
+    duration: float = 0.0
+    start: float | None = None
+    stop: float = 0.0
+    gated: bool = False
+    properties: dict[str, PropertyValue] = field(default_factory=dict)
+
+
+def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """The first line of a failed report's error (``AssertionError: ...``)."""
+    longrepr = report.longrepr
+    crash: Any = getattr(longrepr, "reprcrash", None)
+    message: Any = getattr(crash, "message", None) if crash is not None else None
+    if message:
+        return first_line(str(message))
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return first_line(str(longrepr[2]))
+    text = report.longreprtext if longrepr is not None else ""
+    lines = [line for line in text.splitlines() if line.startswith("E ")]
+    return first_line(lines[0][1:] if lines else text) or report.outcome
+
+
+def _outcome_of(report: pytest.TestReport) -> TestOutcome:
+    wasxfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if report.passed:
+            return TestOutcome.XPASSED if wasxfail else TestOutcome.PASSED
+        if report.skipped:
+            return TestOutcome.XFAILED if wasxfail else TestOutcome.SKIPPED
+        return TestOutcome.FAILED
+    if report.failed:
+        return TestOutcome.ERROR
+    return TestOutcome.SKIPPED if report.skipped else TestOutcome.PASSED
+
+
+class PipelineRun:
+    """The state of one run; one per process (single, xdist controller or xdist worker)."""
+
+    def __init__(
+        self,
+        pytest_config: pytest.Config,
+        options: PipelineOptions,
+        config: PipelineConfig,
+        *,
+        run_id: str,
+        run_dir: Path,
+        role: str = "single",
+    ) -> None:
+        if role not in ("single", "controller", "worker"):
+            raise ValueError(f"role must be single, controller or worker, not {role!r}")
+        self.pytest_config = pytest_config
+        self.options = options
+        self.config = config
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.role = role
+        self.results: list[TestResult] = []
+        self.gate = Gate(enabled=not options.no_gate)
+        self.selected: dict[Stage, int] = {}
+        self.teardown_failures: list[runonce.TeardownFailure] = []
+        self.exitstatus: int | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._summary: dict[Stage, StageSummary] = {}
+        self._finalizers: list[Callable[[], object]] = []
+        self.stage_gate: Callable[[Stage], Halt | None] = self.gate.halt_for
+        """Applies the gate before a test of a stage (waits for other workers under xdist)."""
+        self.worker_gate: Any = None
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, pytest_config: pytest.Config) -> PipelineRun:
+        """Resolve the settings, create or join the run folder and register the run."""
+        options = PipelineOptions.from_config(pytest_config)
+        config = PipelineConfig.from_options(options)
+        workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
+        if workerinput is not None and WORKERINPUT_DIR in workerinput:
+            run_id = str(workerinput[WORKERINPUT_ID])
+            run_dir = Path(workerinput[WORKERINPUT_DIR])
+            role = "worker"
+        else:
+            run_id = new_run_id()
+            run_dir = _make_run_dir(options.rootdir, run_id)
+            dist = pytest_config.getoption("dist", default="no")
+            role = "controller" if dist not in (None, "no") else "single"
+        run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
+        pytest_config.stash[RUN_KEY] = run
+        pytest_config.pluginmanager.register(run, PLUGIN_NAME)
+        return run
+
+    @property
+    def owns_run(self) -> bool:
+        """True in the process that tears down (single process or xdist controller)."""
+        return self.role != "worker"
+
+    @property
+    def worker_id(self) -> str:
+        """``gw0``... in an xdist worker, ``controller`` or ``main`` otherwise."""
+        workerinput = getattr(self.pytest_config, "workerinput", None)
+        if workerinput is not None:
+            return str(workerinput.get("workerid", "worker"))
+        return "controller" if self.role == "controller" else "main"
+
+    # -- records shared across processes --------------------------------------------------------
+
+    def _record_path(self, kind: str) -> Path:
+        if not _KIND.fullmatch(kind):
+            raise ValueError(f"record kind {kind!r} must match {_KIND.pattern}")
+        return self.run_dir / "records" / f"{kind}.json"
+
+    def record(self, kind: str, data: dict[str, Any]) -> None:
+        """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process."""
+        path = self._record_path(kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def recorded(self, kind: str) -> dict[str, Any] | None:
+        """The ``kind`` record written by any process of this run, or None."""
+        path = self._record_path(kind)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def once(
+        self,
+        name: str,
+        create: Callable[[], dict[str, Any]],
+        destroy_ref: str,
+        *,
+        honour_teardown: bool = True,
+    ) -> dict[str, Any]:
+        """:func:`runonce.once_per_run` in this run's folder."""
+        return runonce.once_per_run(
+            self.run_dir,
+            name,
+            create,
+            destroy_ref,
+            honour_teardown=honour_teardown,
+            timeout=self.options.gate_timeout,
+        )
+
+    def add_finalizer(self, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` once at the end of the run (last added, first called).
+
+        In the owning process (single or xdist controller) this is after every worker has
+        finished and before once-per-run resources are torn down; in an xdist worker it is
+        at the end of that worker. Use :meth:`once` for resources shared by workers.
+        """
+        self._finalizers.append(fn)
+
+    # -- test results ---------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Hook (the run is a registered plugin): account for every report."""
+        self.observe(report)
+
+    def selection(self, staged: list[tuple[str, Stage | None]]) -> None:
+        """Note the selected tests and their stages (after collection, in stage order)."""
+        self.selected = {}
+        for _, stage in staged:
+            if stage is not None:
+                self.selected[stage] = self.selected.get(stage, 0) + 1
+        if self.worker_gate is not None:
+            self.worker_gate.prepare(staged)
+
+    def header_lines(self) -> list[str]:
+        """The report header: run id and folder, then every setting with its source."""
+        lines = [f"pipeline: run {self.run_id} ({self.role}), folder {self.run_dir}"]
+        explained = self.options.explain()
+        width = max(len(name) for name, _, _ in explained)
+        for name, value, source in explained:
+            if isinstance(value, tuple):
+                shown = ", ".join(value) if value else "(none)"
+            else:
+                shown = "(none)" if value is None else str(value)
+            lines.append(f"  {name:<{width}} = {shown}  [{source}]")
+        return lines
+
+    def observe(self, report: pytest.TestReport) -> None:
+        """Account for one report (every phase of every test, in every process)."""
+        stage_name = getattr(report, "pipeline_stage", None)
+        pending = self._pending.get(report.nodeid)
+        if pending is None:
+            stage = Stage(stage_name) if stage_name else None
+            pending = self._pending[report.nodeid] = _Pending(stage)
+            pending.start = getattr(report, "start", None)
+        pending.duration += report.duration
+        pending.stop = max(pending.stop, getattr(report, "stop", 0.0) or 0.0)
+        if getattr(report, "pipeline_gated", False):
+            pending.gated = True
+        if report.failed or report.when == "call" or (report.skipped and report.when == "setup"):
+            outcome = _outcome_of(report)
+            if not (pending.outcome.is_failure and not outcome.is_failure):
+                pending.outcome = outcome
+            if report.failed or report.skipped:
+                if report.failed and pending.stage is not None:
+                    self.gate.record_failure(pending.stage, report.nodeid, error_line(report))
+                if not pending.message:
+                    pending.message = error_line(report)
+        if report.when == "teardown":
+            for name, value in report.user_properties:
+                if isinstance(value, str | int | float | bool):
+                    pending.properties[str(name)] = value
+            self._finish_test(report.nodeid)
+
+    def _finish_test(self, nodeid: str) -> None:
+        pending = self._pending.pop(nodeid)
+        started = datetime.fromtimestamp(pending.start, UTC) if pending.start is not None else None
+        result = TestResult(
+            nodeid=nodeid,
+            outcome=pending.outcome,
+            stage=pending.stage.value if pending.stage else None,
+            duration=pending.duration,
+            message=pending.message,
+            properties=pending.properties,
+            started_at=started,
+        )
+        self.results.append(result)
+        if pending.stage is None:
+            return
+        summary = self._summary.get(pending.stage)
+        if summary is None:
+            summary = self._summary[pending.stage] = StageSummary(pending.stage)
+        attribute = {
+            TestOutcome.PASSED: "passed",
+            TestOutcome.FAILED: "failed",
+            TestOutcome.ERROR: "errors",
+            TestOutcome.SKIPPED: "skipped",
+            TestOutcome.XFAILED: "xfailed",
+            TestOutcome.XPASSED: "xpassed",
+        }[pending.outcome]
+        setattr(summary, attribute, getattr(summary, attribute) + 1)
+        if pending.gated and pending.outcome is TestOutcome.SKIPPED:
+            summary.gated += 1
+        if pending.start is not None:
+            summary.start = (
+                pending.start if summary.start is None else min(summary.start, pending.start)
+            )
+        if pending.stop:
+            summary.stop = pending.stop if summary.stop is None else max(summary.stop, pending.stop)
+
+    def flush(self) -> None:
+        """Turn tests whose teardown report never came (a crashed worker) into results."""
+        for nodeid in list(self._pending):
+            self._finish_test(nodeid)
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    @property
+    def halted_stage(self) -> Stage | None:
+        """The stage whose failure halted the later stages (None without a halt)."""
+        halt = self.gate.halted
+        return halt.stage if halt is not None and self.gate.enabled else None
+
+    def stage_summary(self) -> list[StageSummary]:
+        """One summary per stage that had tests, in pipeline order."""
+        summaries = []
+        for stage in Stage:
+            summary = self._summary.get(stage)
+            if summary is None:
+                continue
+            summary.halt = self.gate.failure(stage)
+            summaries.append(summary)
+        return summaries
+
+    def summary_lines(self) -> list[str]:
+        """The terminal summary: one line per stage, then what halted the pipeline."""
+        summaries = self.stage_summary()
+        if not summaries:
+            return []
+        width = max(len(stage.value) for stage in Stage)
+        lines = [
+            f"{s.stage.value:<{width}}  {s.outcome:<7}  {s.counts()}  in {s.duration:.2f}s"
+            for s in summaries
+        ]
+        halt = self.gate.halted
+        if halt is not None and self.gate.enabled:
+            lines.append(halt.reason())
+        elif halt is not None:
+            failed = ", ".join(stage.value for stage in self.gate.failed_stages())
+            lines.append(f"pipeline failed: {failed} (gate off: later stages ran)")
+        return lines
+
+    def should_destroy(self, name: str) -> bool:
+        """The ``teardown`` policy for once-per-run resource ``name``."""
+        policy = self.options.teardown
+        if policy == "always":
+            return True
+        if policy == "never":
+            return False
+        return self.exitstatus == 0 and not self.gate.failed_stages()
+
+    def finish(self, exitstatus: int) -> list[str]:
+        """Run the finalizers and, in the owning process, tear down once-per-run resources.
+
+        Returns one line per problem (the plugin turns them into ``PytestWarning``s).
+        """
+        self.exitstatus = int(exitstatus)
+        self.flush()
+        problems: list[str] = []
+        while self._finalizers:
+            fn = self._finalizers.pop()
+            try:
+                fn()
+            except Exception as error:
+                name = getattr(fn, "__qualname__", repr(fn))
+                problems.append(
+                    f"pipeline finalizer {name} failed: {type(error).__name__}: {error}"
+                )
+        if self.owns_run:
+            self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
+            problems.extend(failure.describe() for failure in self.teardown_failures)
+        return problems
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _make_run_dir(rootdir: Path, run_id: str) -> Path:
+    """``<rootdir>/.pipeline/runs/<run_id>`` (a temp folder when rootdir is read-only)."""
+    runs = rootdir / RUNS_DIR
+    try:
+        run_dir = runs / run_id
+        run_dir.mkdir(parents=True)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"pytest-pipeline-{run_id}-"))
+    old = sorted(path for path in runs.iterdir() if path.is_dir())[:-KEEP_RUNS]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return run_dir
