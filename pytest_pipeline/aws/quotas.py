@@ -1,0 +1,194 @@
+"""Service quotas a stack would hit, checked before creating it.
+
+Each check compares what the account uses plus what the stack adds with the account's
+limit, asking the API that knows (CloudFormation ``DescribeAccountLimits``, Service Quotas,
+IAM ``GetAccountSummary``). Where the backend cannot answer (moto implements few of these
+APIs) the check says so and counts as unknown, never as passed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+
+from pytest_pipeline.aws import inventory
+
+Status = Literal["ok", "exceeded", "unknown"]
+
+
+class _Context(Protocol):
+    def client(self, service: str, *, max_attempts: int | None = None) -> Any: ...
+
+
+class QuotaError(RuntimeError):
+    """The stack would exceed an account quota; nothing was created."""
+
+    def __init__(self, checks: list[QuotaCheck]) -> None:
+        self.checks = checks
+        lines = "; ".join(check.describe() for check in checks)
+        super().__init__(
+            f"the stack would exceed account quotas: {lines}. Delete unused resources "
+            "(the janitor removes expired pipeline stacks: pytest-pipeline janitor) or request "
+            "an increase in the Service Quotas console"
+        )
+
+
+@dataclass(frozen=True)
+class QuotaCheck:
+    """One quota: what is used, what the stack adds, the limit and where it came from."""
+
+    name: str
+    needed: int
+    used: int | None
+    limit: int | None
+    status: Status
+    source: str
+
+    def describe(self) -> str:
+        if self.status == "unknown":
+            return f"{self.name}: unknown ({self.source})"
+        return (
+            f"{self.name}: {self.used} used + {self.needed} needed "
+            f"{'>' if self.status == 'exceeded' else '<='} limit {self.limit} ({self.source})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "needed": self.needed,
+            "used": self.used,
+            "limit": self.limit,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()[:160]
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+
+
+def _service_quota(ctx: _Context, service: str, code: str) -> tuple[int | None, str]:
+    client = ctx.client("service-quotas", max_attempts=1)
+    try:
+        value = client.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
+        return int(value), f"service-quotas {service}/{code}"
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        first = _error_text(error)
+    try:
+        value = client.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)
+        return int(value["Quota"]["Value"]), f"default service-quotas {service}/{code}"
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        return None, f"service-quotas {service}/{code} unavailable ({first}; {_error_text(error)})"
+
+
+def _check(
+    name: str, needed: int, used: Callable[[], int], limit: Callable[[], tuple[int | None, str]]
+) -> QuotaCheck:
+    try:
+        maximum, source = limit()
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        maximum, source = None, f"limit unavailable: {_error_text(error)}"
+    if maximum is None:
+        return QuotaCheck(name, needed, None, None, "unknown", source)
+    try:
+        in_use = used()
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        return QuotaCheck(name, needed, None, maximum, "unknown", f"usage: {_error_text(error)}")
+    status: Status = "exceeded" if in_use + needed > maximum else "ok"
+    return QuotaCheck(name, needed, in_use, maximum, status, source)
+
+
+def _stack_limit(ctx: _Context) -> tuple[int | None, str]:
+    try:
+        limits = ctx.client("cloudformation", max_attempts=1).describe_account_limits()
+        for limit in limits.get("AccountLimits", []):
+            if limit["Name"] == "StackLimit":
+                return int(limit["Value"]), "cloudformation DescribeAccountLimits"
+    except (ClientError, BotoCoreError, ResponseParserError) as error:
+        quota, source = _service_quota(ctx, "cloudformation", "L-0485CB21")
+        return quota, f"{source}; DescribeAccountLimits: {_error_text(error)}"
+    return _service_quota(ctx, "cloudformation", "L-0485CB21")
+
+
+def _active_stacks(ctx: _Context) -> int:
+    paginator = ctx.client("cloudformation").get_paginator("list_stacks")
+    return sum(
+        1
+        for page in paginator.paginate()
+        for summary in page.get("StackSummaries", [])
+        if summary["StackStatus"] != "DELETE_COMPLETE"
+    )
+
+
+def _iam_summary(ctx: _Context, used_key: str, quota_key: str) -> tuple[int, int]:
+    summary = ctx.client("iam", max_attempts=1).get_account_summary()["SummaryMap"]
+    return int(summary[used_key]), int(summary[quota_key])
+
+
+def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[QuotaCheck]:
+    """Check the quotas the given resources (logical id → type) would hit."""
+    needs = Counter(resource_types.values())
+    checks = [
+        _check("CloudFormation stacks", 1, lambda: _active_stacks(ctx), lambda: _stack_limit(ctx))
+    ]
+    if needs["AWS::S3::Bucket"]:
+        checks.append(
+            _check(
+                "S3 buckets",
+                needs["AWS::S3::Bucket"],
+                lambda: inventory.snapshot(ctx, ["buckets"]).count("buckets"),
+                lambda: _service_quota(ctx, "s3", "L-DC2B2D3D"),
+            )
+        )
+    if needs["AWS::DynamoDB::Table"]:
+        checks.append(
+            _check(
+                "DynamoDB tables",
+                needs["AWS::DynamoDB::Table"],
+                lambda: inventory.snapshot(ctx, ["tables"]).count("tables"),
+                lambda: _service_quota(ctx, "dynamodb", "L-F98FE922"),
+            )
+        )
+    if needs["AWS::SNS::Topic"]:
+        checks.append(
+            _check(
+                "SNS topics",
+                needs["AWS::SNS::Topic"],
+                lambda: inventory.snapshot(ctx, ["topics"]).count("topics"),
+                lambda: _service_quota(ctx, "sns", "L-61103206"),
+            )
+        )
+    for rtype, name, used_key, quota_key in (
+        ("AWS::IAM::Role", "IAM roles", "Roles", "RolesQuota"),
+        (
+            "AWS::IAM::InstanceProfile",
+            "IAM instance profiles",
+            "InstanceProfiles",
+            "InstanceProfilesQuota",
+        ),
+    ):
+        if needs[rtype]:
+
+            def used(u: str = used_key, q: str = quota_key) -> int:
+                return _iam_summary(ctx, u, q)[0]
+
+            def limit(u: str = used_key, q: str = quota_key) -> tuple[int | None, str]:
+                return _iam_summary(ctx, u, q)[1], "iam GetAccountSummary"
+
+            checks.append(_check(name, needs[rtype], used, limit))
+    return checks
+
+
+def enforce(checks: list[QuotaCheck]) -> None:
+    """Raise ``QuotaError`` naming every exceeded quota."""
+    exceeded = [check for check in checks if check.status == "exceeded"]
+    if exceeded:
+        raise QuotaError(exceeded)

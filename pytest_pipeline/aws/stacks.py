@@ -1,0 +1,606 @@
+"""CloudFormation lifecycle: validate, check quotas, create or update through a change set,
+wait with a deadline while streaming events, clean up after a failure, delete, janitor.
+
+Facts about moto 5.2 this module works around (DESIGN §2): moto never reaches
+``CREATE_FAILED``: a failing resource makes the API call itself fail (often an HTTP 500
+without a reason) or leaves the stack ``CREATE_IN_PROGRESS``; both count as failures here
+and the partial stack is deleted by us. moto also loses the outputs of a stack created
+by a CREATE change set, so on the moto backend a new stack is created with
+``CreateStack`` (updates still go through change sets). Resources moto does not model are
+listed in ``InfrastructureState.not_modelled``; a Secrets Manager secret it does not
+model is created through the Secrets Manager API instead, so the app can read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+
+from pytest_pipeline.aws import cfn, inventory, quotas
+from pytest_pipeline.aws.clients import AwsContext
+from pytest_pipeline.models import InfrastructureState, StackStatus, utcnow
+from pytest_pipeline.retry import Backoff, RetryError, retry, wait_until
+
+log = logging.getLogger("pytest_pipeline.aws.stacks")
+
+MANAGED_BY = "pytest-pipeline"
+TAG_MANAGED = "pipeline:managed-by"
+TAG_RUN = "pipeline:run-id"
+TAG_COMMIT = "pipeline:commit"
+TAG_ENV = "pipeline:environment"
+TAG_EXPIRES = "pipeline:expires-at"
+TAG_STAND_IN = "pipeline:stand-in-for-stack"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# moto drops these properties silently (DESIGN §2); they are checked statically instead.
+MOTO_DROPPED = {
+    "AWS::DynamoDB::Table": "SSESpecification, PointInTimeRecoverySpecification",
+    "AWS::S3::Bucket": "VersioningConfiguration, PublicAccessBlockConfiguration",
+}
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class StackError(RuntimeError):
+    """A stack operation failed; says why, what was left and what to do."""
+
+    def __init__(
+        self,
+        stack_name: str,
+        reason: str,
+        hint: str,
+        *,
+        failed_events: list[dict[str, Any]] | None = None,
+        failing_resource: str | None = None,
+        leftovers: list[str] | None = None,
+    ) -> None:
+        self.stack_name = stack_name
+        self.reason = reason
+        self.hint = hint
+        self.failed_events = failed_events or []
+        self.failing_resource = failing_resource
+        self.leftovers = leftovers or []
+        left = (
+            f" LEFT BEHIND: {', '.join(self.leftovers)}."
+            if self.leftovers
+            else " Nothing was left behind."
+        )
+        super().__init__(f"stack {stack_name}: {reason}.{left} Fix: {hint}")
+
+
+def _code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _throttled(error: BaseException) -> bool:
+    return _code(error) in THROTTLING
+
+
+def _call(what: str, fn: Callable[[], Any], deadline: float = 60.0) -> Any:
+    """An API call retried on throttling with backoff (on top of botocore's own retries)."""
+    return retry(fn, what=what, deadline=deadline, retry_on=_throttled, backoff=Backoff(0.2, 5.0))
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}"
+
+
+def pipeline_tags(
+    run_id: str, commit: str | None, environment: str, ttl: timedelta, now: datetime | None = None
+) -> dict[str, str]:
+    """The tags that mark a stack as the pipeline's and say when the janitor may delete it."""
+    expires = (now or utcnow()) + ttl
+    return {
+        TAG_MANAGED: MANAGED_BY,
+        TAG_RUN: run_id,
+        TAG_COMMIT: commit or "unknown",
+        TAG_ENV: environment,
+        TAG_EXPIRES: expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def describe(ctx: AwsContext, stack_name: str) -> dict[str, Any] | None:
+    """The stack's description, or None when it does not exist (or was deleted)."""
+    cfn_client = ctx.client("cloudformation")
+    try:
+        stacks = _call(
+            f"describe stack {stack_name}", lambda: cfn_client.describe_stacks(StackName=stack_name)
+        )
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    if not stacks["Stacks"] or stacks["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE":
+        return None
+    return dict(stacks["Stacks"][0])
+
+
+class _EventStream:
+    """Fetches stack events and hands each new one, oldest first, to the sink."""
+
+    def __init__(self, ctx: AwsContext, stack: str, sink: EventSink | None) -> None:
+        self.client = ctx.client("cloudformation")
+        self.stack = stack
+        self.sink = sink
+        self.seen: set[str] = set()
+        self.events: list[dict[str, Any]] = []
+
+    def mark_existing(self) -> None:
+        self.poll(deliver=False)
+
+    def poll(self, deliver: bool = True) -> None:
+        try:
+            page = _call(
+                f"events of {self.stack}",
+                lambda: self.client.describe_stack_events(StackName=self.stack),
+            )
+        except ClientError as error:
+            if "does not exist" in str(error):
+                return
+            raise
+        fresh = [e for e in page.get("StackEvents", []) if e["EventId"] not in self.seen]
+        for event in reversed(fresh):  # the API lists newest first
+            self.seen.add(event["EventId"])
+            if deliver:
+                self.events.append(event)
+                if self.sink:
+                    self.sink(event)
+
+    def failed(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if str(e.get("ResourceStatus", "")).endswith("FAILED")]
+
+
+def format_event(event: Mapping[str, Any]) -> str:
+    """One line for the terminal: time, resource, status and reason."""
+    stamp = event.get("Timestamp")
+    when = stamp.strftime("%H:%M:%S") if isinstance(stamp, datetime) else str(stamp or "")
+    reason = f" — {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
+    return (
+        f"{when} {event.get('LogicalResourceId', '?')} ({event.get('ResourceType', '?')}) "
+        f"{event.get('ResourceStatus', '?')}{reason}"
+    )
+
+
+def _wait_settled(
+    ctx: AwsContext, stack: str, events: _EventStream, deadline: float, what: str
+) -> dict[str, Any] | None:
+    def probe() -> dict[str, Any] | None:
+        events.poll()
+        described = describe(ctx, stack)
+        if described is None:
+            return {"StackStatus": "DELETE_COMPLETE"}
+        if str(described["StackStatus"]).endswith("IN_PROGRESS"):
+            return None
+        return described
+
+    result: dict[str, Any] = wait_until(
+        probe,
+        what=what,
+        deadline=deadline,
+        retry_on=_throttled,
+        backoff=Backoff(0.05, 2.0, 1.6),
+    )
+    return None if result.get("StackStatus") == "DELETE_COMPLETE" else dict(result)
+
+
+def _resources(ctx: AwsContext, stack: str) -> dict[str, tuple[str, str]]:
+    client = ctx.client("cloudformation")
+    try:
+        listed = _call(
+            f"resources of {stack}", lambda: client.describe_stack_resources(StackName=stack)
+        )
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return {}
+        raise
+    return {
+        r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", ""))
+        for r in listed.get("StackResources", [])
+        if r.get("LogicalResourceId")  # moto lists resources it ignored without an id
+    }
+
+
+def _template_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+_lint_cache: dict[str, list[str]] = {}
+
+
+def _lint_errors(path: Path, text: str) -> list[str]:
+    key = _template_hash(text) + str(path)
+    if key not in _lint_cache:
+        from pytest_pipeline.checks.templates import lint_template
+
+        _lint_cache[key] = [
+            f.describe() for f in lint_template(path) if f.severity.at_least(f.severity.HIGH)
+        ]
+    return _lint_cache[key]
+
+
+def provision(
+    ctx: AwsContext,
+    template_path: str | Path,
+    stack_name: str,
+    parameters: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    timeout: float = 900.0,
+    on_event: EventSink | None = None,
+) -> InfrastructureState:
+    """Create or update ``stack_name`` from the template and return its state.
+
+    An unchanged template is recognised and is no error. On failure the partial stack is
+    deleted, the account is checked for leftovers, and ``StackError`` says why and what to do.
+    """
+    path = Path(template_path)
+    text = path.read_text(encoding="utf-8")
+    template = cfn.load_template(path)
+    params = {k: str(v) for k, v in (parameters or {}).items()}
+    if "Emulated" in (template.get("Parameters") or {}) and "Emulated" not in params:
+        params["Emulated"] = "true" if ctx.emulated else "false"
+    lint = _lint_errors(path, text)
+    if lint:
+        raise StackError(
+            stack_name,
+            f"template {path} is invalid: {'; '.join(lint)}",
+            "correct the template (run cfn-lint on it); no stack was created",
+        )
+    problems = cfn.validate_parameters(template, params)
+    if problems:
+        raise StackError(
+            stack_name,
+            f"invalid parameters for {path}: {'; '.join(problems)}",
+            "correct infra/parameters/<env>.json or the pipeline settings; no stack was created",
+        )
+    if not ctx.emulated:
+        _call(
+            "validate template",
+            lambda: ctx.client("cloudformation").validate_template(TemplateBody=text),
+        )
+    pseudo = {"AWS::StackName": stack_name, "AWS::Region": ctx.region}
+    conditions = cfn.evaluate_conditions(template, cfn.parameter_values(template, params), pseudo)
+    declared = cfn.declared_resources(template, conditions)
+    existing = describe(ctx, stack_name)
+    if existing and StackStatus(existing["StackStatus"]) == StackStatus.ROLLBACK_COMPLETE:
+        log.info("stack %s is ROLLBACK_COMPLETE from an earlier run: deleting it", stack_name)
+        delete(ctx, stack_name, timeout)
+        existing = None
+    if existing is None:
+        quotas.enforce(quotas.check_quotas(ctx, declared))
+    events = _EventStream(ctx, stack_name, on_event)
+    if existing:
+        events.mark_existing()
+    started = time.monotonic()
+    tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    param_list = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
+    try:
+        if existing is None and ctx.backend == "moto":
+            _call(
+                "create stack",
+                lambda: ctx.client("cloudformation").create_stack(
+                    StackName=stack_name,
+                    TemplateBody=text,
+                    Parameters=param_list,
+                    Tags=tag_list,
+                    Capabilities=CAPABILITIES,
+                ),
+            )
+        else:
+            _run_change_set(ctx, stack_name, text, param_list, tag_list, existing is None, timeout)
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        final = _wait_settled(ctx, stack_name, events, remaining, f"stack {stack_name} to settle")
+    except (
+        ClientError,
+        BotoCoreError,
+        ResponseParserError,
+        RetryError,
+        cfn.TemplateError,
+        StackError,
+    ) as error:
+        _fail(ctx, stack_name, template, declared, events, error, timeout, existing is None)
+        raise AssertionError("unreachable") from error  # _fail always raises
+    if final is None or not StackStatus(final["StackStatus"]).is_ready:
+        status = final["StackStatus"] if final else "DELETE_COMPLETE"
+        _fail(
+            ctx,
+            stack_name,
+            template,
+            declared,
+            events,
+            RuntimeError(f"stack ended {status}"),
+            timeout,
+            existing is None,
+        )
+    assert final is not None
+    return _state(ctx, stack_name, final, declared, template)
+
+
+class _NoChanges(Exception):
+    pass
+
+
+def _run_change_set(
+    ctx: AwsContext,
+    stack_name: str,
+    text: str,
+    params: list[dict[str, str]],
+    tags: list[dict[str, str]],
+    create: bool,
+    timeout: float,
+) -> None:
+    client = ctx.client("cloudformation")
+    name = f"pipeline-{int(time.time())}-{_template_hash(text)}"
+    _call(
+        "create change set",
+        lambda: client.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=name,
+            TemplateBody=text,
+            Parameters=params,
+            Tags=tags,
+            Capabilities=CAPABILITIES,
+            ChangeSetType="CREATE" if create else "UPDATE",
+        ),
+    )
+
+    def ready() -> dict[str, Any] | None:
+        found = client.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        return None if str(found["Status"]).endswith(("PENDING", "IN_PROGRESS")) else found
+
+    found = wait_until(
+        ready,
+        what=f"change set {name}",
+        deadline=min(timeout, 300),
+        retry_on=_throttled,
+        backoff=Backoff(0.05, 2.0, 1.6),
+    )
+    if found["Status"] == "FAILED":
+        reason = str(found.get("StatusReason", ""))
+        if any(marker in reason for marker in NO_CHANGES):
+            log.info("stack %s is up to date: %s", stack_name, reason)
+            client.delete_change_set(StackName=stack_name, ChangeSetName=name)
+            return
+        raise StackError(
+            stack_name,
+            f"change set {name} failed: {reason}",
+            "correct the template or parameters named in the reason",
+        )
+    _call(
+        "execute change set",
+        lambda: client.execute_change_set(StackName=stack_name, ChangeSetName=name),
+    )
+
+
+def _failing_resource(
+    ctx: AwsContext,
+    stack: str,
+    template: Mapping[str, Any],
+    declared: Mapping[str, str],
+    failed: list[dict[str, Any]],
+) -> str | None:
+    for event in failed:
+        if event.get("LogicalResourceId") and event.get("LogicalResourceId") != stack:
+            return str(event["LogicalResourceId"])
+    created = _resources(ctx, stack)
+    for logical_id in cfn.creation_order(template):
+        if (
+            logical_id in declared
+            and logical_id not in created
+            and declared[logical_id] in inventory.KIND_OF_TYPE
+        ):
+            return logical_id
+    return None
+
+
+def _fail(
+    ctx: AwsContext,
+    stack: str,
+    template: Mapping[str, Any],
+    declared: Mapping[str, str],
+    events: _EventStream,
+    error: BaseException,
+    timeout: float,
+    creating: bool,
+) -> None:
+    with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
+        events.poll()
+    failed = events.failed()
+    culprit = _failing_resource(ctx, stack, template, declared, failed)
+    reasons = [
+        f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason', 'no reason given')}"
+        for e in failed
+        if e.get("LogicalResourceId") != stack
+    ]
+    if isinstance(error, StackError):
+        reason, hint = error.reason, error.hint
+    elif isinstance(error, RetryError):
+        reason = f"did not finish within the deadline ({error})"
+        hint = "raise --stack-timeout, or look at the stack events for a resource that hangs"
+    else:
+        reason = f"creation failed: {_error_text(error)}"
+        hint = "correct the resource named above in the template or its parameters"
+    if culprit:
+        reason += f"; failing resource: {culprit} ({declared.get(culprit, '?')})"
+    if reasons:
+        reason += f"; failed events: {' | '.join(reasons)}"
+    if not creating:
+        # An existing stack is never deleted: CloudFormation rolls a failed update back.
+        raise StackError(
+            stack,
+            f"update {reason}",
+            f"{hint}; the stack keeps its previous configuration once the rollback completes",
+            failed_events=failed,
+            failing_resource=culprit,
+        ) from error
+    leftovers: list[str] = []
+    try:
+        leftovers = delete(ctx, stack, timeout, raise_on_leftovers=False)
+    except (
+        StackError,
+        ClientError,
+        BotoCoreError,
+        ResponseParserError,
+        RetryError,
+    ) as cleanup_error:
+        leftovers = [f"stack {stack} itself (cleanup failed: {cleanup_error})"]
+    raise StackError(
+        stack, reason, hint, failed_events=failed, failing_resource=culprit, leftovers=leftovers
+    ) from error
+
+
+def _state(
+    ctx: AwsContext,
+    stack_name: str,
+    described: Mapping[str, Any],
+    declared: Mapping[str, str],
+    template: Mapping[str, Any],
+) -> InfrastructureState:
+    outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in described.get("Outputs") or []}
+    resources = _resources(ctx, stack_name)
+    not_modelled = [
+        f"{logical_id} ({rtype}): not created by the {ctx.backend} backend"
+        for logical_id, rtype in declared.items()
+        if logical_id not in resources
+    ]
+    if ctx.backend == "moto":
+        not_modelled += [
+            f"{logical_id} ({rtype}): {MOTO_DROPPED[rtype]} ignored by moto (checked statically)"
+            for logical_id, rtype in declared.items()
+            if rtype in MOTO_DROPPED
+        ]
+        outputs.update(_stand_in_secrets(ctx, stack_name, declared, resources, template))
+    created = described.get("CreationTime")
+    return InfrastructureState(
+        stack_name=stack_name,
+        region=ctx.region,
+        status=StackStatus(described["StackStatus"]),
+        backend=ctx.backend,
+        stack_id=described.get("StackId"),
+        endpoint_url=ctx.endpoint_url,
+        outputs=outputs,
+        resources={k: v[1] for k, v in resources.items()},
+        tags={t["Key"]: t["Value"] for t in described.get("Tags") or []},
+        not_modelled=not_modelled,
+        created_at=created if isinstance(created, datetime) and created.tzinfo else utcnow(),
+    )
+
+
+def _stand_in_secrets(
+    ctx: AwsContext,
+    stack: str,
+    declared: Mapping[str, str],
+    resources: Mapping[str, tuple[str, str]],
+    template: Mapping[str, Any],
+) -> dict[str, str]:
+    """Create, through the API, the secrets moto's CloudFormation ignores; map outputs."""
+    secrets = ctx.client("secretsmanager")
+    outputs: dict[str, str] = {}
+    for logical_id, rtype in declared.items():
+        if rtype != "AWS::SecretsManager::Secret" or logical_id in resources:
+            continue
+        raw = template["Resources"][logical_id].get("Properties", {}).get("Name")
+        text = raw.get("Fn::Sub") if isinstance(raw, dict) else raw
+        name = cfn.substitute(str(text), {"AWS::StackName": stack}) if text else None
+        if not name:
+            continue
+        try:
+            arn = secrets.describe_secret(SecretId=name)["ARN"]
+        except ClientError:
+            arn = secrets.create_secret(
+                Name=name,
+                SecretString=json.dumps(
+                    {"signing_key": hashlib.sha256(f"{stack}:{time.time()}".encode()).hexdigest()}
+                ),
+                Tags=[{"Key": TAG_STAND_IN, "Value": stack}],
+            )["ARN"]
+        for key, spec in (template.get("Outputs") or {}).items():
+            if logical_id in json.dumps(spec.get("Value")):
+                outputs[key] = arn
+    return outputs
+
+
+def _delete_stand_ins(ctx: AwsContext, stack: str) -> None:
+    if not ctx.emulated:
+        return
+    secrets = ctx.client("secretsmanager")
+    for page in secrets.get_paginator("list_secrets").paginate():
+        for item in page.get("SecretList", []):
+            if {"Key": TAG_STAND_IN, "Value": stack} in item.get("Tags", []):
+                secrets.delete_secret(SecretId=item["ARN"], ForceDeleteWithoutRecovery=True)
+
+
+def delete(
+    ctx: AwsContext, stack_name: str, timeout: float = 900.0, *, raise_on_leftovers: bool = True
+) -> list[str]:
+    """Delete the stack, wait for it, and return (or raise about) whatever is left."""
+    resources = _resources(ctx, stack_name)
+    events = _EventStream(ctx, stack_name, None)
+    if describe(ctx, stack_name) is not None:
+        events.mark_existing()
+        _call(
+            "delete stack", lambda: ctx.client("cloudformation").delete_stack(StackName=stack_name)
+        )
+        final = _wait_settled(ctx, stack_name, events, timeout, f"deletion of {stack_name}")
+        if final is not None:
+            raise StackError(
+                stack_name,
+                f"deletion ended {final['StackStatus']}",
+                "delete the resources named in the stack events by hand, then "
+                "delete the stack again",
+                failed_events=events.failed(),
+            )
+    _delete_stand_ins(ctx, stack_name)
+    left = inventory.leftovers(ctx, resources)
+    if left and raise_on_leftovers:
+        raise StackError(
+            stack_name,
+            "deleted, but resources remain",
+            "delete them by hand (they are named above)",
+            leftovers=left,
+        )
+    return left
+
+
+def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0) -> list[str]:
+    """Delete expired stacks the pipeline created (by their tags) and nothing else."""
+    now = now or utcnow()
+    client = ctx.client("cloudformation")
+    expired = []
+    for page in client.get_paginator("describe_stacks").paginate():
+        for stack in page.get("Stacks", []):
+            tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
+            if tags.get(TAG_MANAGED) != MANAGED_BY or TAG_EXPIRES not in tags:
+                continue
+            try:
+                expires = datetime.fromisoformat(tags[TAG_EXPIRES].replace("Z", "+00:00"))
+            except ValueError:
+                log.warning(
+                    "stack %s: unreadable %s tag %r; left alone",
+                    stack["StackName"],
+                    TAG_EXPIRES,
+                    tags[TAG_EXPIRES],
+                )
+                continue
+            if expires <= now and stack["StackStatus"] != "DELETE_COMPLETE":
+                expired.append(stack["StackName"])
+    for name in expired:
+        log.info("janitor: deleting expired stack %s", name)
+        delete(ctx, name, timeout)
+    return expired
