@@ -8,8 +8,10 @@ them alike.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -61,3 +63,32 @@ class Finding:
     def describe(self) -> str:
         """One line: rule, place, message and fix."""
         return f"[{self.rule_id}] {self.where}: {self.message} — fix: {self.fix}"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-serialisable form (for caches and reports); inverse of :meth:`from_dict`."""
+        return {
+            "scanner": self.scanner,
+            "rule_id": self.rule_id,
+            "severity": self.severity.value,
+            "message": self.message,
+            "fix": self.fix,
+            "location": self.location,
+            "line": self.line,
+            "resource": self.resource,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Rebuild a finding written by :meth:`to_dict`."""
+        line = data.get("line")
+        resource = data.get("resource")
+        return cls(
+            scanner=str(data["scanner"]),
+            rule_id=str(data["rule_id"]),
+            severity=Severity(str(data["severity"])),
+            message=str(data["message"]),
+            fix=str(data["fix"]),
+            location=str(data["location"]),
+            line=int(line) if line is not None else None,
+            resource=str(resource) if resource is not None else None,
+        )
