@@ -29,6 +29,7 @@ from pytest_pipeline.settingkinds import (
     KINDS,
     SOURCE_DEFAULT,
     SOURCE_TABLE,
+    TABLE,
     TRUE_WORDS,
     Setting,
     SettingError,
@@ -45,6 +46,9 @@ from pytest_pipeline.settingkinds import (
 __all__ = [
     "KINDS",
     "SETTINGS",
+    "SOURCE_DEFAULT",
+    "SOURCE_TABLE",
+    "TABLE",
     "PipelineOptions",
     "Setting",
     "SettingError",
@@ -53,8 +57,11 @@ __all__ = [
     "at_least",
     "did_you_mean",
     "matches",
+    "overlay_source",
     "parse_value",
     "positive",
+    "pyproject_path",
+    "read_table",
     "setting",
 ]
 

@@ -1,0 +1,85 @@
+"""The ``pytest-pipeline`` console script: a dispatcher of small subcommands.
+
+Each subcommand is one entry of :data:`COMMANDS`: its name maps to
+``("package.module:function", "one-line help")``; the function takes the remaining
+arguments (``list[str]``) and returns the exit status. Modules are imported only when their
+command runs, so a command's dependencies never slow the others down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "settings": ("pytest_pipeline.cli:show_settings", "every setting, its value and its source"),
+    "stages": ("pytest_pipeline.cli:show_stages", "the pipeline's stages in order"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: pytest-pipeline <command> [arguments]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "Run the pipeline itself with pytest (see README.md)."]
+    return "\n".join(lines)
+
+
+def _load(ref: str) -> Callable[[list[str]], int]:
+    module_name, _, attr = ref.partition(":")
+    function: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), attr)
+    return function
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``argv`` (default ``sys.argv[1:]``) to its subcommand; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        from pytest_pipeline.options import did_you_mean
+
+        print(
+            f"pytest-pipeline: unknown command {name!r}{did_you_mean(name, COMMANDS)}",
+            file=sys.stderr,
+        )
+        print(_usage(), file=sys.stderr)
+        return 2
+    return int(_load(COMMANDS[name][0])(rest) or 0)
+
+
+def show_settings(argv: list[str]) -> int:
+    """``pytest-pipeline settings [DIR]``: resolve the settings as pytest would in DIR
+    (its pyproject.toml and the PIPELINE_* environment; no flags) and print them."""
+    from pytest_pipeline.options import PipelineOptions, SettingError, read_table
+
+    rootdir = Path(argv[0]) if argv else Path.cwd()
+    try:
+        options = PipelineOptions.resolve(
+            environ=os.environ, table=read_table(rootdir / "pyproject.toml"), rootdir=rootdir
+        )
+    except SettingError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 4
+    for name, value, source in options.explain():
+        shown = ", ".join(value) if isinstance(value, tuple) else value
+        print(f"{name} = {shown}  [{source}]")
+    return 0
+
+
+def show_stages(argv: list[str]) -> int:
+    """``pytest-pipeline stages``: the stages, in order, with what each proves."""
+    from pytest_pipeline.stages import Stage
+
+    for stage in Stage:
+        print(f"{stage.order}  {stage.value:<10}  {stage.description.split(': ', 1)[1]}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
