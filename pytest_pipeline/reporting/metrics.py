@@ -1,7 +1,8 @@
 """The run's metrics as CloudWatch ``MetricData`` entries (built here, published by aws/).
 
 Per stage (dimensions ``Environment`` and ``Stage``): ``StageDuration`` (seconds),
-``StagePassed`` / ``StageFailed`` / ``StageSkipped`` (1 for the stage's outcome, else 0) and
+``StagePassed`` / ``StageFailed`` / ``StageHalted`` / ``StageSkipped`` (1 for the stage's outcome,
+else 0) and
 ``TestsFailed`` (count). Per run (dimension ``Environment``): ``PipelineSucceeded`` (1/0) and,
 when a performance test recorded one, ``LatencyP95`` (milliseconds, the worst p95 of the run).
 """
@@ -12,12 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from pytest_pipeline.models import TestResult
-from pytest_pipeline.reporting.summary import FAILED, PASSED, SKIPPED, RunSummary
+from pytest_pipeline.reporting.summary import FAILED, HALTED, PASSED, SKIPPED, RunSummary
 
 NAMESPACE = "PytestPipeline"
 P95_PROPERTY = "latency_p95_ms"
 
-_OUTCOME_METRICS = {PASSED: "StagePassed", FAILED: "StageFailed", SKIPPED: "StageSkipped"}
+_OUTCOME_METRICS = {
+    PASSED: "StagePassed",
+    FAILED: "StageFailed",
+    HALTED: "StageHalted",
+    SKIPPED: "StageSkipped",
+}
 
 
 def worst_p95(results: list[TestResult]) -> float | None:

@@ -9,17 +9,21 @@ what is known about the deployment into a :class:`RunSummary`; the renderers giv
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from pytest_pipeline.models import TestOutcome, TestResult
 from pytest_pipeline.reporting.redact import redact
+from pytest_pipeline.stages import Stage
 
 #: Stage names in pipeline order (DESIGN.md §1); other stage names sort after them.
-STAGE_ORDER: tuple[str, ...] = ("predeploy", "infra", "deploy", "postdeploy", "monitoring")
+STAGE_ORDER: tuple[str, ...] = tuple(stage.value for stage in Stage)
 NO_STAGE = "unstaged"
+#: The skip reason the gate gives tests of stages after a failed one.
+GATE_PREFIX = "pipeline halted"
 
-PASSED, FAILED, SKIPPED, NOT_RUN = "passed", "failed", "skipped", "not run"
+PASSED, FAILED, HALTED, SKIPPED, NOT_RUN = "passed", "failed", "halted", "skipped", "not run"
+OUTCOMES = (PASSED, FAILED, HALTED, SKIPPED, NOT_RUN)
 
 
 @dataclass(frozen=True)
@@ -87,15 +91,25 @@ def stage_sort_key(name: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(name), name) if name in STAGE_ORDER else (len(STAGE_ORDER), name)
 
 
+def is_gated(result: TestResult) -> bool:
+    """True for a test the gate skipped (its reason starts with ``pipeline halted``)."""
+    message = result.message.strip()
+    message = message.removeprefix("Skipped:").strip()
+    return result.outcome is TestOutcome.SKIPPED and message.startswith(GATE_PREFIX)
+
+
 def stage_outcome(results: Sequence[TestResult]) -> str:
-    """``failed`` if any test failed or errored, else ``passed`` if any ran, else ``skipped``."""
+    """``failed`` if any test failed or errored; ``halted`` if every skipped test was skipped
+    by the gate and none passed; ``passed`` if any passed; else ``skipped``."""
     if not results:
         return NOT_RUN
     if any(result.outcome.is_failure for result in results):
         return FAILED
-    ran = (TestOutcome.PASSED, TestOutcome.XFAILED, TestOutcome.XPASSED)
-    if any(result.outcome in ran for result in results):
+    if any(r.outcome in (TestOutcome.PASSED, TestOutcome.XPASSED) for r in results):
         return PASSED
+    skipped = [r for r in results if r.outcome is TestOutcome.SKIPPED]
+    if skipped and all(is_gated(r) for r in skipped):
+        return HALTED
     return SKIPPED
 
 
@@ -138,10 +152,13 @@ def build_summary(
     halted_stage: str | None = None,
     run_id: str | None = None,
     expected_stages: Iterable[str] = (),
+    durations: Mapping[str, float] | None = None,
 ) -> RunSummary:
     """A :class:`RunSummary` of ``results``; ``expected_stages`` with no result show ``not run``.
 
-    When ``halted_stage`` is not given it is the first failed stage in pipeline order.
+    A stage's duration is the sum of its tests' durations unless ``durations`` gives it (the
+    run's wall time per stage). When ``halted_stage`` is not given it is the first failed
+    stage in pipeline order.
     """
     grouped = group_by_stage(results)
     for name in expected_stages:
@@ -149,6 +166,11 @@ def build_summary(
     stages = tuple(
         summarise_stage(name, grouped[name]) for name in sorted(grouped, key=stage_sort_key)
     )
+    if durations:
+        stages = tuple(
+            replace(s, duration=round(durations[s.name], 3)) if s.name in durations else s
+            for s in stages
+        )
     if halted_stage is None:
         halted_stage = next((s.name for s in stages if s.outcome == FAILED), None)
     return RunSummary(
@@ -168,7 +190,13 @@ def _counts(stage: StageSummary) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(stage.counts.items())) or "no tests"
 
 
-_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", SKIPPED: "#9a6700", NOT_RUN: "#57606a"}
+_COLOURS = {
+    PASSED: "#1a7f37",
+    FAILED: "#cf222e",
+    HALTED: "#bc4c00",
+    SKIPPED: "#9a6700",
+    NOT_RUN: "#57606a",
+}
 
 
 def summary_html(summary: RunSummary) -> str:
@@ -215,7 +243,7 @@ def _md(value: object) -> str:
     return redact(str(value)).replace("|", "\\|").replace("\n", " ")
 
 
-_ICONS = {PASSED: "✅", FAILED: "❌", SKIPPED: "⏭️", NOT_RUN: "-"}
+_ICONS = {PASSED: "✅", FAILED: "❌", HALTED: "⛔", SKIPPED: "⏭️", NOT_RUN: "-"}
 
 
 def summary_markdown(summary: RunSummary) -> str:

@@ -1,0 +1,321 @@
+"""Reporting hooks: the execution log, end-of-run outputs, and the pytest-html integration.
+
+:func:`configure` (called from ``plugin.pytest_configure``) registers
+:class:`ReportingPlugin` always and :class:`HtmlIntegration` only when pytest-html is
+installed. The owning process (single process or xdist controller) writes the end-of-run
+outputs from a run finalizer, i.e. after every worker finished and before once-per-run
+resources are torn down (so SNS still answers): ``deployment.json``, the GitHub step summary,
+job outputs and annotations, and the failure notification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
+from pytest_pipeline.reporting import github, logs, record
+from pytest_pipeline.reporting.recorder import Recorder
+from pytest_pipeline.reporting.redact import redact
+from pytest_pipeline.reporting.summary import (
+    RunSummary,
+    build_summary,
+    summary_html,
+    summary_markdown,
+    summary_text,
+)
+from pytest_pipeline.session import PipelineRun
+
+RECORDER_KEY = pytest.StashKey[Recorder]()
+"""``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
+
+log = logging.getLogger("pytest_pipeline.report")
+
+
+def configure(config: pytest.Config, run: PipelineRun) -> None:
+    """Register the reporting plugin objects for this run."""
+    plugin = ReportingPlugin(config, run)
+    config.pluginmanager.register(plugin, "pipeline-reporting")
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def _git_commit(root: Path) -> str | None:
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def notify_failure(
+    run: PipelineRun, summary: RunSummary, infra: InfrastructureState | None
+) -> list[Any]:
+    """Tell the configured channels that the pipeline failed, with the summary.
+
+    SNS needs the stack's ``NotificationTopicArn`` (a run that failed before provisioning
+    has none, and says so in the log); the client is built for the backend the stack is on.
+    """
+    from pytest_pipeline.aws import monitoring
+
+    channels = list(run.options.get("notification-channels") or ())
+    sns_client, topic = None, None
+    if "sns" in channels and infra is not None:
+        topic = infra.outputs.get("NotificationTopicArn")
+        try:
+            from pytest_pipeline.aws.clients import resolve_context
+
+            backend = "endpoint" if infra.endpoint_url else "aws"
+            context = resolve_context(
+                backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
+            )
+            sns_client = context.client("sns")
+        except Exception as error:  # the notification must not break the end of the run
+            log.warning("no SNS client for notifications: %s", error)
+    subject = f"pipeline {summary.environment} failed" + (
+        f" at {summary.halted_stage}" if summary.halted_stage else ""
+    )
+    return monitoring.notify(
+        channels,
+        subject,
+        summary_text(summary) + "\n\n" + summary_markdown(summary),
+        sns_client=sns_client,
+        topic_arn=topic,
+        webhook_url=run.options.get("webhook-url"),
+        payload={
+            "status": summary.outcome,
+            "environment": summary.environment,
+            "run_id": summary.run_id,
+            "halted_stage": summary.halted_stage,
+            "stages": {s.name: s.outcome for s in summary.stages},
+        },
+    )
+
+
+class _LiveHandler(logging.Handler):
+    """Shows pipeline log lines on the terminal while tests run (``-v`` without log_cli)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(logging.INFO)
+        self.reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
+        self.capman: Any = config.pluginmanager.get_plugin("capturemanager")
+        self.setFormatter(logs.UtcFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            quiet = (
+                self.capman.global_and_fixture_disabled()
+                if self.capman is not None
+                else contextlib.nullcontext()
+            )
+            with quiet:
+                self.reporter.ensure_newline()
+                self.reporter.write_line(line)
+        except Exception:
+            self.handleError(record)
+
+
+class ReportingPlugin:
+    """Execution log and end-of-run outputs of one process of the run."""
+
+    def __init__(self, config: pytest.Config, run: PipelineRun) -> None:
+        self.config = config
+        self.run = run
+        self.reports_dir = Path(str(run.options.get("reports-dir")))
+        if not self.reports_dir.is_absolute():
+            self.reports_dir = run.options.rootdir / self.reports_dir
+        self.annotations: list[github.Annotation] = []
+        self.written: list[str] = []
+        self.record_path: Path | None = None
+        worker = run.worker_id if run.role == "worker" else None
+        log_path = self.reports_dir / logs.LOG_NAME
+        if run.owns_run:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("", encoding="utf-8")  # one log per run; workers append later
+        self.file_handler = logs.open_log_file(log_path, worker)
+        self.live_handler: logging.Handler | None = None
+        log_cli = bool(config.getini("log_cli")) or config.getoption("log_cli_level", None)
+        if run.owns_run and config.option.verbose > 0 and not log_cli:
+            self.live_handler = _LiveHandler(config)
+            logs.pipeline_logger().addHandler(self.live_handler)
+        if run.owns_run:
+            run.add_finalizer(self.finish)
+            log.info("run %s started (%s)", run.run_id, run.role, extra={"status": "started"})
+
+    # -- what is known about the run ------------------------------------------------------------
+
+    def _recorded(self, kind: str, model: Any) -> Any:
+        data = self.run.recorded(kind)
+        if data is None:
+            return None
+        try:
+            return model.from_dict(data)
+        except (ModelError, KeyError, TypeError, ValueError) as error:
+            log.warning("ignoring the run's %s record: %s", kind, error)
+            return None
+
+    def deployment(self) -> DeploymentMetadata | None:
+        """The run's deployment record (written by the deploy stage), if any."""
+        value: DeploymentMetadata | None = self._recorded("deployment", DeploymentMetadata)
+        return value
+
+    def infrastructure(self) -> InfrastructureState | None:
+        """The run's stack record (written by the infra stage), if any."""
+        value: InfrastructureState | None = self._recorded("infrastructure", InfrastructureState)
+        return value
+
+    def summary(self) -> RunSummary:
+        """The summary of the run so far (complete at the end of the run)."""
+        options = self.run.options
+        deployment, infra = self.deployment(), self.infrastructure()
+        backend = infra.backend if infra else f"{options.get('aws-backend')} (not used)"
+        if infra and infra.endpoint_url:
+            backend += f" at {infra.endpoint_url}"
+        halted = self.run.halted_stage
+        durations = {s.stage.value: s.duration for s in self.run.stage_summary()}
+        return build_summary(
+            self.run.results,
+            environment=str(options.get("env")),
+            commit=(deployment.commit if deployment else None) or _git_commit(options.rootdir),
+            aws_backend=backend,
+            stack=infra.stack_name if infra else str(options.get("stack-name")),
+            version_label=deployment.version_label if deployment else None,
+            url=(deployment.url if deployment else None) or options.get("target-url"),
+            halted_stage=halted.value if halted else None,
+            run_id=self.run.run_id,
+            durations=durations,
+        )
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Log every failure and keep it as a GitHub annotation (owning process)."""
+        if not self.run.owns_run or not report.failed:
+            return
+        crash: Any = getattr(report.longrepr, "reprcrash", None)
+        path = str(getattr(crash, "path", "") or report.location[0])
+        with contextlib.suppress(ValueError):
+            path = os.path.relpath(path, self.run.options.rootdir) if os.path.isabs(path) else path
+        line = getattr(crash, "lineno", None)
+        message = str(getattr(crash, "message", "") or report.longreprtext[-2000:])
+        title = f"{report.nodeid} ({report.when})"
+        self.annotations.append(github.Annotation(message, path, line, title))
+        log.error("%s failed: %s", title, message.splitlines()[0] if message else "")
+
+    def finish(self) -> None:
+        """End of run (owning process): record, GitHub outputs, notification, log lines."""
+        summary = self.summary()
+        for stage in summary.stages:
+            log.info(
+                "stage %s %s in %.2fs",
+                stage.name,
+                stage.outcome,
+                stage.duration,
+                extra={"status": stage.outcome},
+            )
+        deployment = self.deployment()
+        infra = self.infrastructure()
+        rec = record.build_record(
+            self.run.results,
+            deployment=deployment,
+            environment=summary.environment,
+            url=summary.url,
+            commit=summary.commit,
+            stack_name=summary.stack,
+            aws_backend=infra.backend if infra else None,
+        )
+        self.record_path = record.write_record(self.reports_dir, rec)
+        self.written.append(f"deployment record: {self.record_path}")
+        exitstatus = self.run.exitstatus or 0
+        ready = summary.succeeded and exitstatus == 0
+        if github.in_github_actions():
+            self._github(summary, ready, rec)
+        if not ready:
+            notify_failure(self.run, summary, infra)
+        log.info(
+            "run %s finished: %s",
+            self.run.run_id,
+            summary.outcome,
+            extra={"status": summary.outcome},
+        )
+
+    def _github(self, summary: RunSummary, ready: bool, rec: DeploymentMetadata) -> None:
+        path = github.append_step_summary(summary_markdown(summary))
+        if path:
+            self.written.append(f"GitHub step summary: {path}")
+        outputs = {
+            "ready": "true" if ready else "false",
+            "url": rec.url or "",
+            "version": rec.version_label if rec.version_label != "not-deployed" else "",
+        }
+        if github.write_outputs(outputs):
+            self.written.append(
+                "GitHub outputs: " + ", ".join(f"{k}={v}" for k, v in outputs.items())
+            )
+        reporter: Any = self.config.pluginmanager.get_plugin("terminalreporter")
+        for annotation in self.annotations[:50]:  # GitHub shows at most 10 per step anyway
+            if reporter is not None:
+                reporter.write_line(annotation.command())
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Where the reports went, and the summary's header."""
+        if not self.run.owns_run:
+            return
+        terminalreporter.section("pipeline reports")
+        summary = self.summary()
+        terminalreporter.line(redact(summary_text(summary).splitlines()[0]))
+        for line in self.written:
+            terminalreporter.line(redact(line))
+        terminalreporter.line(f"execution log: {self.reports_dir / logs.LOG_NAME}")
+
+    def pytest_unconfigure(self) -> None:
+        """Close the log handlers."""
+        logs.close_log_file(self.file_handler)
+        if self.live_handler is not None:
+            logs.pipeline_logger().removeHandler(self.live_handler)
+
+
+class HtmlIntegration:
+    """pytest-html hooks: the run summary on top, each test's pictures and figures."""
+
+    def __init__(self, reporting: ReportingPlugin) -> None:
+        self.reporting = reporting
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it)."""
+        report = yield
+        recorder = item.stash.get(RECORDER_KEY, None)
+        if recorder is not None:
+            from pytest_html import extras
+
+            blocks = recorder.take_html()
+            if blocks:
+                current = list(getattr(report, "extras", []))
+                report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+        return report
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        """``Pipeline report: <env>``."""
+        report.title = f"Pipeline report: {self.reporting.run.options.get('env')}"
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
+        """The run summary above pytest-html's own counts."""
+        prefix.append(summary_html(self.reporting.summary()))
