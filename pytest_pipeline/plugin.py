@@ -44,6 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
         run.worker_gate = WorkerGate(run)
         run.stage_gate = run.worker_gate.halt_for
+    from pytest_pipeline import integrations
+
+    integrations.configure(config, run)  # execution log, reports, pytest-html integration
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
