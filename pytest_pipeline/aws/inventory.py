@@ -95,3 +95,55 @@ def leftovers(ctx: _Context, resources: Mapping[str, tuple[str, str]]) -> list[s
         if kind and physical and physical in now.items[kind]:
             left.append(f"{logical_id} ({rtype} {physical})")
     return left
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+
+
+def _remove_role(iam: Any, role: str) -> None:
+    for name in iam.list_role_policies(RoleName=role).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    for attached in iam.list_attached_role_policies(RoleName=role).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
+    for profile in iam.list_instance_profiles_for_role(RoleName=role).get("InstanceProfiles", []):
+        iam.remove_role_from_instance_profile(
+            InstanceProfileName=profile["InstanceProfileName"], RoleName=role
+        )
+    iam.delete_role(RoleName=role)
+
+
+def remove(ctx: _Context, rtype: str, physical: str) -> None:
+    """Delete one resource directly (used on emulators only, for what a stack left behind)."""
+    kind = KIND_OF_TYPE.get(rtype)
+    if kind == "tables":
+        ctx.client("dynamodb").delete_table(TableName=physical)
+    elif kind == "buckets":
+        _empty_bucket(ctx.client("s3"), physical)
+        ctx.client("s3").delete_bucket(Bucket=physical)
+    elif kind == "roles":
+        _remove_role(ctx.client("iam"), physical)
+    elif kind == "instance_profiles":
+        iam = ctx.client("iam")
+        profile = iam.get_instance_profile(InstanceProfileName=physical)["InstanceProfile"]
+        for role in profile.get("Roles", []):
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=physical, RoleName=role["RoleName"]
+            )
+        iam.delete_instance_profile(InstanceProfileName=physical)
+    elif kind == "topics":
+        ctx.client("sns").delete_topic(TopicArn=physical)
+    elif kind == "log_groups":
+        ctx.client("logs").delete_log_group(logGroupName=physical)
+    elif kind == "secrets":
+        ctx.client("secretsmanager").delete_secret(
+            SecretId=physical, ForceDeleteWithoutRecovery=True
+        )
+    else:
+        raise ValueError(f"cannot remove {rtype} {physical}: not an inventory kind")

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,34 @@ from botocore.parsers import ResponseParserError
 
 from pytest_pipeline.aws import cfn, inventory, quotas
 from pytest_pipeline.aws.clients import AwsContext
+from pytest_pipeline.aws.stackops import (
+    EventSink,
+    EventStream,
+    StackError,
+    call,
+    describe,
+    error_text,
+    format_event,
+    stack_resources,
+    throttled,
+    wait_settled,
+)
 from pytest_pipeline.models import InfrastructureState, StackStatus, utcnow
-from pytest_pipeline.retry import Backoff, RetryError, retry, wait_until
+from pytest_pipeline.retry import Backoff, RetryError, wait_until
+
+__all__ = [
+    "EventSink",
+    "StackError",
+    "delete",
+    "describe",
+    "destroy_state",
+    "format_event",
+    "janitor",
+    "known_resources",
+    "load_parameters",
+    "pipeline_tags",
+    "provision",
+]
 
 log = logging.getLogger("pytest_pipeline.aws.stacks")
 
@@ -41,65 +67,13 @@ TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
 TAG_STAND_IN = "pipeline:stand-in-for-stack"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
-THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # moto drops these properties silently (DESIGN §2); they are checked statically instead.
+_seen: dict[str, dict[str, tuple[str, str]]] = {}
 MOTO_DROPPED = {
     "AWS::DynamoDB::Table": "SSESpecification, PointInTimeRecoverySpecification",
     "AWS::S3::Bucket": "VersioningConfiguration, PublicAccessBlockConfiguration",
 }
-
-EventSink = Callable[[dict[str, Any]], None]
-
-
-class StackError(RuntimeError):
-    """A stack operation failed; says why, what was left and what to do."""
-
-    def __init__(
-        self,
-        stack_name: str,
-        reason: str,
-        hint: str,
-        *,
-        failed_events: list[dict[str, Any]] | None = None,
-        failing_resource: str | None = None,
-        leftovers: list[str] | None = None,
-    ) -> None:
-        self.stack_name = stack_name
-        self.reason = reason
-        self.hint = hint
-        self.failed_events = failed_events or []
-        self.failing_resource = failing_resource
-        self.leftovers = leftovers or []
-        left = (
-            f" LEFT BEHIND: {', '.join(self.leftovers)}."
-            if self.leftovers
-            else " Nothing was left behind."
-        )
-        super().__init__(f"stack {stack_name}: {reason}.{left} Fix: {hint}")
-
-
-def _code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _throttled(error: BaseException) -> bool:
-    return _code(error) in THROTTLING
-
-
-def _call(what: str, fn: Callable[[], Any], deadline: float = 60.0) -> Any:
-    """An API call retried on throttling with backoff (on top of botocore's own retries)."""
-    return retry(fn, what=what, deadline=deadline, retry_on=_throttled, backoff=Backoff(0.2, 5.0))
-
-
-def _error_text(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}"
 
 
 def pipeline_tags(
@@ -116,123 +90,34 @@ def pipeline_tags(
     }
 
 
-def describe(ctx: AwsContext, stack_name: str) -> dict[str, Any] | None:
-    """The stack's description, or None when it does not exist (or was deleted)."""
-    cfn_client = ctx.client("cloudformation")
-    try:
-        stacks = _call(
-            f"describe stack {stack_name}", lambda: cfn_client.describe_stacks(StackName=stack_name)
-        )
-    except ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-    if not stacks["Stacks"] or stacks["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE":
-        return None
-    return dict(stacks["Stacks"][0])
-
-
-class _EventStream:
-    """Fetches stack events and hands each new one, oldest first, to the sink."""
-
-    def __init__(self, ctx: AwsContext, stack: str, sink: EventSink | None) -> None:
-        self.client = ctx.client("cloudformation")
-        self.stack = stack
-        self.sink = sink
-        self.seen: set[str] = set()
-        self.events: list[dict[str, Any]] = []
-
-    def mark_existing(self) -> None:
-        self.poll(deliver=False)
-
-    def poll(self, deliver: bool = True) -> None:
-        try:
-            page = _call(
-                f"events of {self.stack}",
-                lambda: self.client.describe_stack_events(StackName=self.stack),
-            )
-        except ClientError as error:
-            if "does not exist" in str(error):
-                return
-            raise
-        fresh = [e for e in page.get("StackEvents", []) if e["EventId"] not in self.seen]
-        for event in reversed(fresh):  # the API lists newest first
-            self.seen.add(event["EventId"])
-            if deliver:
-                self.events.append(event)
-                if self.sink:
-                    self.sink(event)
-
-    def failed(self) -> list[dict[str, Any]]:
-        return [e for e in self.events if str(e.get("ResourceStatus", "")).endswith("FAILED")]
-
-
-def format_event(event: Mapping[str, Any]) -> str:
-    """One line for the terminal: time, resource, status and reason."""
-    stamp = event.get("Timestamp")
-    when = stamp.strftime("%H:%M:%S") if isinstance(stamp, datetime) else str(stamp or "")
-    reason = f" — {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
-    return (
-        f"{when} {event.get('LogicalResourceId', '?')} ({event.get('ResourceType', '?')}) "
-        f"{event.get('ResourceStatus', '?')}{reason}"
-    )
-
-
-def _wait_settled(
-    ctx: AwsContext, stack: str, events: _EventStream, deadline: float, what: str
-) -> dict[str, Any] | None:
-    def probe() -> dict[str, Any] | None:
-        events.poll()
-        described = describe(ctx, stack)
-        if described is None:
-            return {"StackStatus": "DELETE_COMPLETE"}
-        if str(described["StackStatus"]).endswith("IN_PROGRESS"):
-            return None
-        return described
-
-    result: dict[str, Any] = wait_until(
-        probe,
-        what=what,
-        deadline=deadline,
-        retry_on=_throttled,
-        backoff=Backoff(0.05, 2.0, 1.6),
-    )
-    return None if result.get("StackStatus") == "DELETE_COMPLETE" else dict(result)
-
-
-def _resources(ctx: AwsContext, stack: str) -> dict[str, tuple[str, str]]:
-    client = ctx.client("cloudformation")
-    try:
-        listed = _call(
-            f"resources of {stack}", lambda: client.describe_stack_resources(StackName=stack)
-        )
-    except ClientError as error:
-        if "does not exist" in str(error):
-            return {}
-        raise
-    return {
-        r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", ""))
-        for r in listed.get("StackResources", [])
-        if r.get("LogicalResourceId")  # moto lists resources it ignored without an id
-    }
-
-
 def _template_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-_lint_cache: dict[str, list[str]] = {}
+def _lint_errors(path: Path) -> list[str]:
+    from pytest_pipeline.checks.findings import Severity
+    from pytest_pipeline.checks.templates import lint_template
+
+    return [f.describe() for f in lint_template(path) if f.severity.at_least(Severity.HIGH)]
 
 
-def _lint_errors(path: Path, text: str) -> list[str]:
-    key = _template_hash(text) + str(path)
-    if key not in _lint_cache:
-        from pytest_pipeline.checks.templates import lint_template
-
-        _lint_cache[key] = [
-            f.describe() for f in lint_template(path) if f.severity.at_least(f.severity.HIGH)
-        ]
-    return _lint_cache[key]
+def load_parameters(path: str | Path) -> dict[str, str]:
+    """Read a parameter file in the CloudFormation CLI format
+    (``[{"ParameterKey": ..., "ParameterValue": ...}]``) or a plain JSON object."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise cfn.TemplateError(f"{source}: cannot read parameters: {error}") from error
+    if isinstance(data, dict):
+        return {str(k): str(v) for k, v in data.items()}
+    if isinstance(data, list) and all(
+        isinstance(item, dict) and {"ParameterKey", "ParameterValue"} <= set(item) for item in data
+    ):
+        return {str(item["ParameterKey"]): str(item["ParameterValue"]) for item in data}
+    raise cfn.TemplateError(
+        f"{source}: expected a list of {{ParameterKey, ParameterValue}} or a JSON object"
+    )
 
 
 def provision(
@@ -255,7 +140,7 @@ def provision(
     params = {k: str(v) for k, v in (parameters or {}).items()}
     if "Emulated" in (template.get("Parameters") or {}) and "Emulated" not in params:
         params["Emulated"] = "true" if ctx.emulated else "false"
-    lint = _lint_errors(path, text)
+    lint = _lint_errors(path)
     if lint:
         raise StackError(
             stack_name,
@@ -270,7 +155,7 @@ def provision(
             "correct infra/parameters/<env>.json or the pipeline settings; no stack was created",
         )
     if not ctx.emulated:
-        _call(
+        call(
             "validate template",
             lambda: ctx.client("cloudformation").validate_template(TemplateBody=text),
         )
@@ -284,15 +169,16 @@ def provision(
         existing = None
     if existing is None:
         quotas.enforce(quotas.check_quotas(ctx, declared))
-    events = _EventStream(ctx, stack_name, on_event)
+    events = EventStream(ctx, stack_name, on_event)
     if existing:
         events.mark_existing()
+        _seen.setdefault(stack_name, {}).update(stack_resources(ctx, stack_name))
     started = time.monotonic()
     tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     param_list = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
     try:
         if existing is None and ctx.backend == "moto":
-            _call(
+            call(
                 "create stack",
                 lambda: ctx.client("cloudformation").create_stack(
                     StackName=stack_name,
@@ -305,7 +191,7 @@ def provision(
         else:
             _run_change_set(ctx, stack_name, text, param_list, tag_list, existing is None, timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
-        final = _wait_settled(ctx, stack_name, events, remaining, f"stack {stack_name} to settle")
+        final = wait_settled(ctx, stack_name, events, remaining, f"stack {stack_name} to settle")
     except (
         ClientError,
         BotoCoreError,
@@ -347,7 +233,7 @@ def _run_change_set(
 ) -> None:
     client = ctx.client("cloudformation")
     name = f"pipeline-{int(time.time())}-{_template_hash(text)}"
-    _call(
+    call(
         "create change set",
         lambda: client.create_change_set(
             StackName=stack_name,
@@ -368,7 +254,7 @@ def _run_change_set(
         ready,
         what=f"change set {name}",
         deadline=min(timeout, 300),
-        retry_on=_throttled,
+        retry_on=throttled,
         backoff=Backoff(0.05, 2.0, 1.6),
     )
     if found["Status"] == "FAILED":
@@ -382,7 +268,7 @@ def _run_change_set(
             f"change set {name} failed: {reason}",
             "correct the template or parameters named in the reason",
         )
-    _call(
+    call(
         "execute change set",
         lambda: client.execute_change_set(StackName=stack_name, ChangeSetName=name),
     )
@@ -398,7 +284,7 @@ def _failing_resource(
     for event in failed:
         if event.get("LogicalResourceId") and event.get("LogicalResourceId") != stack:
             return str(event["LogicalResourceId"])
-    created = _resources(ctx, stack)
+    created = stack_resources(ctx, stack)
     for logical_id in cfn.creation_order(template):
         if (
             logical_id in declared
@@ -414,7 +300,7 @@ def _fail(
     stack: str,
     template: Mapping[str, Any],
     declared: Mapping[str, str],
-    events: _EventStream,
+    events: EventStream,
     error: BaseException,
     timeout: float,
     creating: bool,
@@ -434,7 +320,7 @@ def _fail(
         reason = f"did not finish within the deadline ({error})"
         hint = "raise --stack-timeout, or look at the stack events for a resource that hangs"
     else:
-        reason = f"creation failed: {_error_text(error)}"
+        reason = f"creation failed: {error_text(error)}"
         hint = "correct the resource named above in the template or its parameters"
     if culprit:
         reason += f"; failing resource: {culprit} ({declared.get(culprit, '?')})"
@@ -473,12 +359,19 @@ def _state(
     template: Mapping[str, Any],
 ) -> InfrastructureState:
     outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in described.get("Outputs") or []}
-    resources = _resources(ctx, stack_name)
+    resources = stack_resources(ctx, stack_name)
+    before = _seen.setdefault(stack_name, {})
+    # moto forgets some resources it replaced during an update (e.g. a log group) although
+    # they still exist: say so, and keep them known so delete() checks for them.
     not_modelled = [
-        f"{logical_id} ({rtype}): not created by the {ctx.backend} backend"
+        f"{logical_id} ({rtype}): dropped from the stack by the {ctx.backend} backend during "
+        f"an update, still exists as {before[logical_id][1]}"
+        if logical_id in before
+        else f"{logical_id} ({rtype}): not created by the {ctx.backend} backend"
         for logical_id, rtype in declared.items()
         if logical_id not in resources
     ]
+    before.update(resources)
     if ctx.backend == "moto":
         not_modelled += [
             f"{logical_id} ({rtype}): {MOTO_DROPPED[rtype]} ignored by moto (checked statically)"
@@ -546,18 +439,34 @@ def _delete_stand_ins(ctx: AwsContext, stack: str) -> None:
                 secrets.delete_secret(SecretId=item["ARN"], ForceDeleteWithoutRecovery=True)
 
 
+def known_resources(stack_name: str) -> dict[str, list[str]]:
+    """Every resource this process has seen in the stack: logical id → [type, physical id]."""
+    return {k: [v[0], v[1]] for k, v in _seen.get(stack_name, {}).items()}
+
+
 def delete(
-    ctx: AwsContext, stack_name: str, timeout: float = 900.0, *, raise_on_leftovers: bool = True
+    ctx: AwsContext,
+    stack_name: str,
+    timeout: float = 900.0,
+    *,
+    raise_on_leftovers: bool = True,
+    known: Mapping[str, tuple[str, str] | list[str]] | None = None,
 ) -> list[str]:
-    """Delete the stack, wait for it, and return (or raise about) whatever is left."""
-    resources = _resources(ctx, stack_name)
-    events = _EventStream(ctx, stack_name, None)
+    """Delete the stack, wait for it, and return (or raise about) whatever is left.
+
+    ``known`` adds resources recorded earlier (logical id → (type, physical id)) to the
+    leftover check, for resources the backend no longer lists in the stack.
+    """
+    resources = {k: (str(v[0]), str(v[1])) for k, v in (known or {}).items()}
+    resources.update(_seen.pop(stack_name, {}))
+    resources.update(stack_resources(ctx, stack_name))
+    events = EventStream(ctx, stack_name, None)
     if describe(ctx, stack_name) is not None:
         events.mark_existing()
-        _call(
+        call(
             "delete stack", lambda: ctx.client("cloudformation").delete_stack(StackName=stack_name)
         )
-        final = _wait_settled(ctx, stack_name, events, timeout, f"deletion of {stack_name}")
+        final = wait_settled(ctx, stack_name, events, timeout, f"deletion of {stack_name}")
         if final is not None:
             raise StackError(
                 stack_name,
@@ -568,6 +477,20 @@ def delete(
             )
     _delete_stand_ins(ctx, stack_name)
     left = inventory.leftovers(ctx, resources)
+    if left and ctx.emulated:
+        # Emulators forget resources (DESIGN §2): remove what the stack left, directly.
+        for logical_id, (rtype, physical) in resources.items():
+            if any(item.startswith(f"{logical_id} (") for item in left):
+                with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
+                    inventory.remove(ctx, rtype, physical)
+                    log.warning(
+                        "removed %s (%s %s) left by stack %s",
+                        logical_id,
+                        rtype,
+                        physical,
+                        stack_name,
+                    )
+        left = inventory.leftovers(ctx, resources)
     if left and raise_on_leftovers:
         raise StackError(
             stack_name,
@@ -600,7 +523,43 @@ def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0
                 continue
             if expires <= now and stack["StackStatus"] != "DELETE_COMPLETE":
                 expired.append(stack["StackName"])
+    deleted, failures = [], []
     for name in expired:
         log.info("janitor: deleting expired stack %s", name)
-        delete(ctx, name, timeout)
-    return expired
+        try:
+            delete(ctx, name, timeout)
+        except StackError as error:
+            failures.append(str(error))
+        else:
+            deleted.append(name)
+    if failures:
+        raise StackError(
+            ", ".join(expired),
+            f"janitor deleted {len(deleted)} of {len(expired)} expired stacks; failures: "
+            + " | ".join(failures),
+            "see each failure's fix",
+        )
+    return deleted
+
+
+def context_from_state(state: Mapping[str, Any]) -> AwsContext:
+    """Rebuild the ``AwsContext`` recorded with a provisioned stack (for teardown)."""
+    infra = state["infrastructure"]
+    return AwsContext(
+        backend=infra["backend"],
+        requested=str(state.get("requested", infra["backend"])),
+        source="recorded with the stack",
+        region=infra["region"],
+        endpoint_url=infra.get("endpoint_url"),
+        dummy_credentials=bool(state.get("dummy_credentials", False)),
+    )
+
+
+def destroy_state(state: dict[str, Any]) -> None:
+    """Destroy callback of the once-per-run stack: delete it and fail naming what is left."""
+    delete(
+        context_from_state(state),
+        str(state["infrastructure"]["stack_name"]),
+        float(state.get("timeout", 900.0)),
+        known=state.get("known_resources") or {},
+    )
