@@ -1,0 +1,551 @@
+"""The Elastic Beanstalk deploy target (boto3).
+
+A deploy creates an application version from the uploaded S3 bundle, then either updates the
+environment in place (``update``) or clones it, deploys to the clone and swaps CNAMEs
+(``swap``). It polls ``describe_environments`` and ``describe_events`` with its own deadline
+and succeeds only when the environment is Ready, Green and serving the *new* label: Elastic
+Beanstalk may roll a failed deployment back by itself and turn Green on the old label, which
+is a failure, not a success.
+
+After a verified swap the old environment is terminated; the live environment is then the
+newest ``<environment>-<suffix>`` clone (or ``<environment>`` itself while it exists).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
+from pytest_pipeline.deploy.base import DeployError, event
+from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
+from pytest_pipeline.retry import Backoff, wait_until
+
+FAILURE_SEVERITIES = ("ERROR", "FATAL")
+GONE = ("Terminating", "Terminated")
+# Right after update_environment the environment may still read Ready on the old label; only
+# once it was seen leaving Ready (or after this many seconds) does that mean a rollback.
+SETTLE_GRACE = 30.0
+NOT_READY_HINT = (
+    "another operation is in progress on the environment; wait for it to finish or cancel it "
+    "with `aws elasticbeanstalk abort-environment-update --environment-name {name}`, then run "
+    "the deploy stage again"
+)
+
+
+class _Failed(Exception):
+    def __init__(self, kind: str, detail: str, env: dict[str, Any] | None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.env = env
+
+
+class ElasticBeanstalkTarget:
+    """Deploys bundles to an Elastic Beanstalk environment (see the module docstring)."""
+
+    name = "elasticbeanstalk"
+
+    def __init__(
+        self,
+        ctx: AwsClientFactory,
+        application: str,
+        environment: str,
+        strategy: str = "update",
+        timeout: float = 1200.0,
+        rollback_enabled: bool = False,
+        *,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if strategy not in ("update", "swap"):
+            raise ValueError(f"eb-strategy must be 'update' or 'swap', got {strategy!r}")
+        self.eb = ctx.client("elasticbeanstalk")
+        self.application = application
+        self.environment = environment
+        self.strategy = strategy
+        self.timeout = timeout
+        self.rollback_enabled = rollback_enabled
+        self.backoff = backoff or Backoff(base=2.0, cap=20.0)
+        self.sleep = sleep
+        self.clock = clock
+        self._previous: str | None = None
+        self._pending: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _environments(self) -> list[dict[str, Any]]:
+        response = self.eb.describe_environments(
+            ApplicationName=self.application, IncludeDeleted=False
+        )
+        return [env for env in response.get("Environments", []) if env.get("Status") not in GONE]
+
+    def _live(self) -> dict[str, Any]:
+        envs = self._environments()
+        exact = [env for env in envs if env["EnvironmentName"] == self.environment]
+        if exact:
+            return exact[0]
+        clones = [
+            env
+            for env in envs
+            if env["EnvironmentName"].startswith(self.environment + "-")
+            and env["EnvironmentName"] not in self._pending
+        ]
+        if not clones:
+            raise DeployError(
+                f"Elastic Beanstalk application {self.application} has no environment "
+                f"{self.environment}",
+                remediation="create it (the infra stack or `eb create`) or fix eb-environment",
+            )
+        return max(
+            clones, key=lambda env: env.get("DateCreated") or datetime.min.replace(tzinfo=UTC)
+        )
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        response = self.eb.describe_environments(
+            ApplicationName=self.application, EnvironmentNames=[name], IncludeDeleted=False
+        )
+        envs = response.get("Environments", [])
+        if not envs:
+            raise DeployError(f"environment {name} of {self.application} disappeared")
+        return dict(envs[0])
+
+    @property
+    def url(self) -> str:
+        """``http://<CNAME>`` of the live environment."""
+        return f"http://{self._live()['CNAME']}"
+
+    def current_version(self) -> str | None:
+        """The label the live environment runs."""
+        label = self._live().get("VersionLabel")
+        return str(label) if label else None
+
+    def previous_version(self) -> str | None:
+        """The label served before this target's last deploy; without one, the newest other
+        application version (Elastic Beanstalk keeps no deployment history)."""
+        if self._previous:
+            return self._previous
+        current = self.current_version()
+        for label in reversed(self.versions()):
+            if label != current:
+                return label
+        return None
+
+    def versions(self) -> list[str]:
+        """Application versions, oldest first."""
+        response = self.eb.describe_application_versions(ApplicationName=self.application)
+        items = sorted(
+            response.get("ApplicationVersions", []),
+            key=lambda item: item.get("DateCreated") or datetime.min.replace(tzinfo=UTC),
+        )
+        return [str(item["VersionLabel"]) for item in items]
+
+    def events(self) -> list[DeploymentEvent]:
+        """The live environment's latest events, oldest first."""
+        response = self.eb.describe_events(
+            ApplicationName=self.application,
+            EnvironmentName=self._live()["EnvironmentName"],
+            MaxRecords=100,
+        )
+        return [_event(item) for item in reversed(response.get("Events", []))]
+
+    def health(self) -> dict[str, Any]:
+        """Status, colour and label of the live environment."""
+        env = self._live()
+        color = env.get("Health", "Grey")
+        ready = env.get("Status") == "Ready"
+        return {
+            "status": "ok"
+            if ready and color == "Green"
+            else ("down" if color == "Red" else "degraded"),
+            "color": color,
+            "version": env.get("VersionLabel"),
+            "environment": env["EnvironmentName"],
+            "environment_status": env.get("Status"),
+            "health_status": env.get("HealthStatus"),
+        }
+
+    def close(self) -> None:
+        """Close the boto3 client's connections."""
+        close = getattr(self.eb, "close", None)
+        if callable(close):
+            close()
+
+    # -- deploying -------------------------------------------------------------------------
+
+    def deploy(self, bundle: Bundle) -> DeploymentMetadata:
+        """Create the application version and deploy it (update or clone-and-swap)."""
+        if not bundle.uploaded:
+            raise DeployError(
+                f"bundle {bundle.version_label} is not in S3",
+                remediation="upload it with aws.bundles.upload() before deploying",
+            )
+        started = utcnow()
+        events: list[DeploymentEvent] = []
+        live = self._live()
+        self._require_ready(live, events)
+        previous = live.get("VersionLabel")
+        self._create_version(bundle, events)
+        label = bundle.version_label
+        name = live["EnvironmentName"]
+        try:
+            if self.strategy == "update":
+                self._update(name, label, events)
+            else:
+                name = self._swap(live, label, events)
+        except _Failed as failure:
+            self._fail(failure, name, label, previous, started, events)
+        self._previous = previous
+        events.append(event(f"{label} is serving on {name}: Ready and Green"))
+        return DeploymentMetadata(
+            environment=self.environment,
+            version_label=label,
+            deploy_target=self.name,
+            status=DeploymentStatus.DEPLOYED,
+            url=self.url,
+            bundle_sha256=bundle.sha256,
+            bundle_key=bundle.s3_key,
+            previous_version=previous,
+            started_at=started,
+            finished_at=utcnow(),
+            events=events,
+        )
+
+    def rollback(self, to_version: str | None = None) -> DeploymentMetadata:
+        """Deploy ``to_version`` (default: the previous label) to the live environment in place."""
+        started = utcnow()
+        events: list[DeploymentEvent] = []
+        live = self._live()
+        current = live.get("VersionLabel")
+        target = to_version or self.previous_version()
+        if not target:
+            raise DeployError(
+                f"no version to roll {live['EnvironmentName']} back to",
+                remediation="name a version label (see versions())",
+            )
+        self._require_ready(live, events)
+        events.append(event(f"rolling back {live['EnvironmentName']} from {current} to {target}"))
+        try:
+            self._update(live["EnvironmentName"], target, events)
+        except _Failed as failure:
+            raise DeployError(
+                f"rollback of {live['EnvironmentName']} to {target} failed: {failure.detail}",
+                events,
+                remediation="restore a known-good version from the Elastic Beanstalk console "
+                "and check the instance logs (`eb logs`)",
+            ) from failure
+        self._previous = current
+        return DeploymentMetadata(
+            environment=self.environment,
+            version_label=target,
+            deploy_target=self.name,
+            status=DeploymentStatus.ROLLED_BACK,
+            url=self.url,
+            previous_version=current,
+            rollback_version=target,
+            rollback_reason=f"rollback from {current}",
+            started_at=started,
+            finished_at=utcnow(),
+            events=events,
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _require_ready(self, env: dict[str, Any], events: list[DeploymentEvent]) -> None:
+        status = env.get("Status")
+        if status != "Ready":
+            name = env["EnvironmentName"]
+            events.append(event(f"{name} is {status}, not Ready", "ERROR"))
+            raise DeployError(
+                f"environment {name} is {status}, not Ready: another deployment or "
+                "configuration change is running",
+                events,
+                remediation=NOT_READY_HINT.format(name=name),
+            )
+
+    def _create_version(self, bundle: Bundle, events: list[DeploymentEvent]) -> None:
+        label = bundle.version_label
+        source = {"S3Bucket": bundle.s3_bucket, "S3Key": bundle.s3_key}
+        try:
+            self.eb.create_application_version(
+                ApplicationName=self.application,
+                VersionLabel=label,
+                Description=f"sha256 {bundle.sha256}",
+                SourceBundle=source,
+                Process=True,
+            )
+            events.append(
+                event(
+                    f"created application version {label} from s3://{bundle.s3_bucket}/{bundle.s3_key}"
+                )
+            )
+        except ClientError as error:
+            if "already exists" not in str(error):
+                raise DeployError(
+                    f"could not create application version {label}: {error}",
+                    events,
+                    remediation="check the bundle's S3 location and the pipeline role's "
+                    "elasticbeanstalk:CreateApplicationVersion and s3:GetObject permissions",
+                ) from error
+            existing = self._version(label)
+            if existing.get("SourceBundle") != source:
+                raise DeployError(
+                    f"application version {label} already exists with another bundle "
+                    f"({existing.get('SourceBundle')})",
+                    events,
+                    remediation="version labels are immutable: build with a new label",
+                ) from error
+            events.append(event(f"application version {label} already exists; reusing it"))
+
+        def processed() -> bool:
+            status = self._version(label).get("Status", "Processed")
+            if status == "Failed":
+                raise DeployError(
+                    f"Elastic Beanstalk could not process application version {label}",
+                    events,
+                    remediation="check the bundle's Procfile and .ebextensions syntax",
+                )
+            return bool(status in ("Processed", "Unprocessed"))
+
+        self._wait(processed, f"application version {label} to be processed")
+
+    def _version(self, label: str) -> dict[str, Any]:
+        response = self.eb.describe_application_versions(
+            ApplicationName=self.application, VersionLabels=[label]
+        )
+        versions = response.get("ApplicationVersions", [])
+        return dict(versions[0]) if versions else {}
+
+    def _wait(self, probe: Callable[[], Any], what: str) -> Any:
+        return wait_until(
+            probe,
+            what=what,
+            deadline=self.timeout,
+            backoff=self.backoff,
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+
+    def _update(self, name: str, label: str, events: list[DeploymentEvent]) -> dict[str, Any]:
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        try:
+            self.eb.update_environment(
+                ApplicationName=self.application, EnvironmentName=name, VersionLabel=label
+            )
+        except ClientError as error:
+            if "invalid state" in str(error).lower():
+                raise _Failed("not_ready", f"{name} refused the update: {error}", None) from error
+            raise
+        events.append(event(f"update_environment {name} to {label}"))
+        return self._watch(name, label, since, events)
+
+    def _watch(
+        self, name: str, label: str, since: datetime, events: list[DeploymentEvent]
+    ) -> dict[str, Any]:
+        """Poll until ``name`` is Ready and Green on ``label``; ``_Failed`` otherwise."""
+        seen: set[tuple[str, str]] = {(e.timestamp.isoformat(), e.message) for e in events}
+        first = len(events)  # only events of this operation judge it
+        last: dict[str, Any] = {}
+        began = self.clock()
+        left_ready: list[bool] = []
+
+        def probe() -> dict[str, Any] | None:
+            env = self._describe(name)
+            last.update(env)
+            response = self.eb.describe_events(
+                ApplicationName=self.application, EnvironmentName=name, StartTime=since
+            )
+            for item in reversed(response.get("Events", [])):
+                platform_event = _event(item)
+                key = (platform_event.timestamp.isoformat(), platform_event.message)
+                if key not in seen:
+                    seen.add(key)
+                    events.append(platform_event)
+            if env.get("Status") != "Ready":
+                left_ready.append(True)
+                return None
+            errors = [
+                e
+                for e in events[first:]
+                if e.source == "elasticbeanstalk" and e.severity in FAILURE_SEVERITIES
+            ]
+            if errors:
+                raise _Failed(
+                    "error_events", f"{len(errors)} ERROR event(s), first: {errors[0].message}", env
+                )
+            if env.get("VersionLabel") != label:
+                if not left_ready and self.clock() - began < SETTLE_GRACE:
+                    return None  # the update may not be visible yet: Ready on the old label
+                raise _Failed(
+                    "reverted",
+                    f"{name} is Ready and {env.get('Health')} but runs {env.get('VersionLabel')}, "
+                    f"not {label}: Elastic Beanstalk rolled the deployment back",
+                    env,
+                )
+            return env if env.get("Health") == "Green" else None
+
+        try:
+            result: dict[str, Any] = self._wait(probe, f"{name} to serve {label}, Ready and Green")
+        except TimeoutError as error:
+            raise _Failed(
+                "timeout",
+                f"{name} did not serve {label} Ready and Green within {self.timeout:.0f}s "
+                f"(last: status {last.get('Status')}, health {last.get('Health')}, "
+                f"version {last.get('VersionLabel')})",
+                last or None,
+            ) from error
+        return result
+
+    def _swap(self, live: dict[str, Any], label: str, events: list[DeploymentEvent]) -> str:
+        """Clone ``live`` with ``label``, wait for it, swap CNAMEs, retire the old environment."""
+        name = live["EnvironmentName"]
+        suffix = hashlib.sha256(label.encode()).hexdigest()[:7]
+        clone = f"{self.environment[:31]}-{suffix}"
+        template = f"{clone}-config"
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        self._pending.add(clone)
+        self.eb.create_configuration_template(
+            ApplicationName=self.application,
+            TemplateName=template,
+            EnvironmentId=live["EnvironmentId"],
+        )
+        self.eb.create_environment(
+            ApplicationName=self.application,
+            EnvironmentName=clone,
+            TemplateName=template,
+            VersionLabel=label,
+        )
+        events.append(event(f"cloning {name} into {clone} with {label}"))
+        try:
+            self._watch(clone, label, since, events)
+        except _Failed:
+            self._retire(clone, template, events)
+            raise
+        self.eb.swap_environment_cnames(
+            SourceEnvironmentName=name, DestinationEnvironmentName=clone
+        )
+        events.append(event(f"swapped CNAMEs of {name} and {clone}"))
+
+        def swapped() -> bool:
+            new, old = self._describe(clone), self._describe(name)
+            ready = new.get("Status") == "Ready" and old.get("Status") == "Ready"
+            return ready and new.get("CNAME") == live.get("CNAME")
+
+        try:
+            self._wait(swapped, f"{clone} to take over {live.get('CNAME')}")
+        except TimeoutError as error:
+            raise _Failed(
+                "timeout", f"the CNAME swap of {name} and {clone} did not settle", None
+            ) from error
+        self._pending.discard(clone)
+        self._retire(name, template, events)
+        return clone
+
+    def _retire(self, name: str, template: str, events: list[DeploymentEvent]) -> None:
+        self.eb.terminate_environment(EnvironmentName=name, TerminateResources=True)
+        events.append(event(f"terminating environment {name}"))
+        try:
+            self.eb.delete_configuration_template(
+                ApplicationName=self.application, TemplateName=template
+            )
+        except ClientError as error:
+            events.append(
+                event(f"could not delete configuration template {template}: {error}", "WARN")
+            )
+
+    def _fail(
+        self,
+        failure: _Failed,
+        name: str,
+        label: str,
+        previous: str | None,
+        started: datetime,
+        events: list[DeploymentEvent],
+    ) -> None:
+        hints = {
+            "error_events": "read the events above and the instance logs (`eb logs`), fix the "
+            "bundle and deploy a new version",
+            "reverted": f"{label} failed on the instances and Elastic Beanstalk restored "
+            f"{previous}; read the instance logs (`eb logs`) for {label}, fix it and deploy again",
+            "timeout": "the environment did not settle within deploy-timeout; check the console, "
+            "raise deploy-timeout if deployments are slow, or cancel with `aws elasticbeanstalk "
+            f"abort-environment-update --environment-name {name}`",
+            "not_ready": NOT_READY_HINT.format(name=name),
+        }
+        events.append(event(f"deployment of {label} failed: {failure.detail}", "ERROR"))
+        status = DeploymentStatus.FAILED
+        outcome = ""
+        if self.strategy == "swap":
+            outcome = f"; {previous} kept serving on the original environment"
+        elif (
+            self.rollback_enabled and previous and previous != label and failure.kind != "not_ready"
+        ):
+            status, outcome = self._restore(name, previous, failure, events)
+        metadata = DeploymentMetadata(
+            environment=self.environment,
+            version_label=label,
+            deploy_target=self.name,
+            status=status,
+            previous_version=previous,
+            rollback_version=previous if status is DeploymentStatus.ROLLED_BACK else None,
+            rollback_reason=failure.detail if status is not DeploymentStatus.FAILED else None,
+            started_at=started,
+            finished_at=utcnow(),
+            events=list(events),
+        )
+        raise DeployError(
+            f"deployment of {label} to {name} failed: {failure.detail}{outcome}",
+            events,
+            remediation=hints[failure.kind],
+            metadata=metadata,
+        ) from failure
+
+    def _restore(
+        self, name: str, previous: str, failure: _Failed, events: list[DeploymentEvent]
+    ) -> tuple[DeploymentStatus, str]:
+        """Roll ``name`` back to ``previous``; returns the status and a phrase for the message."""
+        env = failure.env or {}
+        if env.get("Status") == "Ready" and env.get("VersionLabel") == previous:
+            try:
+                self._watch(name, previous, datetime.now(UTC), events)
+            except _Failed as error:
+                events.append(event(f"{previous} is back but not healthy: {error}", "ERROR"))
+                return DeploymentStatus.ROLLBACK_FAILED, f"; {previous} is back but unhealthy"
+            events.append(event(f"{name} serves {previous} again (Green); no redeploy needed"))
+            return DeploymentStatus.ROLLED_BACK, f"; {previous} is serving again"
+        try:
+            if env.get("Status") not in (None, "Ready"):
+                self.eb.abort_environment_update(EnvironmentName=name)
+                events.append(event(f"aborted the update of {name}", "WARN"))
+                self._wait(
+                    lambda: self._describe(name).get("Status") == "Ready", f"{name} to be Ready"
+                )
+            events.append(event(f"rolling back {name} to {previous}"))
+            self._update(name, previous, events)
+        except (_Failed, TimeoutError, ClientError) as error:
+            events.append(event(f"rollback to {previous} failed: {error}", "ERROR"))
+            return DeploymentStatus.ROLLBACK_FAILED, f"; rollback to {previous} FAILED: {error}"
+        events.append(event(f"rolled back {name} to {previous}"))
+        return DeploymentStatus.ROLLED_BACK, f"; rolled back to {previous}"
+
+
+def _event(item: dict[str, Any]) -> DeploymentEvent:
+    stamp = item.get("EventDate")
+    if isinstance(stamp, str):
+        stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if not isinstance(stamp, datetime):
+        stamp = utcnow()
+    elif stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return DeploymentEvent(
+        timestamp=stamp.astimezone(UTC),
+        message=str(item.get("Message", "")),
+        severity=str(item.get("Severity", "INFO")),
+        source="elasticbeanstalk",
+    )

@@ -1,0 +1,399 @@
+"""The Elastic Beanstalk target against scripted responses (botocore Stubber).
+
+Response shapes follow the API reference and botocore's documented examples
+(DescribeEnvironments / DescribeEvents / UpdateEnvironment / CreateApplicationVersion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from pytest_pipeline.aws.bundles import Bundle
+from pytest_pipeline.deploy.base import DeployError, DeployTarget
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.models import DeploymentStatus
+
+APP, ENV, CNAME = "passport-photo", "passport-dev", "passport-dev.us-east-1.elasticbeanstalk.com"
+CLONE = f"{ENV}-{hashlib.sha256(b'dev-v2').hexdigest()[:7]}"
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+BUNDLE = Bundle(
+    path=Path("dev-v2.zip"),
+    sha256="ab" * 32,
+    version_label="dev-v2",
+    files=("Procfile",),
+    size=1,
+    s3_bucket="deployments",
+    s3_key="bundles/dev-v2.zip",
+)
+
+
+def env(
+    status: str, health: str, label: str, name: str = ENV, cname: str = CNAME
+) -> dict[str, Any]:
+    return {
+        "ApplicationName": APP,
+        "EnvironmentName": name,
+        "EnvironmentId": f"e-{name[-6:]}",
+        "CNAME": cname,
+        "DateCreated": T0,
+        "DateUpdated": T0,
+        "Status": status,
+        "Health": health,
+        "VersionLabel": label,
+        "SolutionStackName": "64bit Amazon Linux 2023 v4.3.0 running Python 3.11",
+        "Tier": {"Name": "WebServer", "Type": "Standard", "Version": "1.0"},
+        "AbortableOperationInProgress": status == "Updating",
+    }
+
+
+def events(*items: tuple[str, str], name: str = ENV) -> dict[str, Any]:
+    """describe_events answer, newest first as the API returns them."""
+    ticks = count()
+    built = [
+        {
+            "ApplicationName": APP,
+            "EnvironmentName": name,
+            "EventDate": T0 + timedelta(seconds=next(ticks)),
+            "Message": message,
+            "Severity": severity,
+        }
+        for severity, message in items
+    ]
+    return {"Events": list(reversed(built))}
+
+
+class Script:
+    """A stubbed Elastic Beanstalk client and the target under test."""
+
+    def __init__(
+        self, strategy: str = "update", rollback: bool = False, timeout: float = 250
+    ) -> None:
+        self.eb = boto3.client(
+            "elasticbeanstalk",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.stub = Stubber(self.eb)
+        ticks = count()
+        self.target = ElasticBeanstalkTarget(
+            self,
+            APP,
+            ENV,
+            strategy=strategy,
+            timeout=timeout,
+            rollback_enabled=rollback,
+            sleep=lambda seconds: None,
+            clock=lambda: 100.0 * next(ticks),  # every poll costs 100 s of the deadline
+        )
+
+    def client(self, service: str) -> Any:
+        """The AwsContext-like factory the target asks for its client."""
+        assert service == "elasticbeanstalk"
+        return self.eb
+
+    def live(self, *environments: dict[str, Any]) -> None:
+        self.stub.add_response(
+            "describe_environments",
+            {"Environments": list(environments)},
+            {"ApplicationName": APP, "IncludeDeleted": False},
+        )
+
+    def poll(self, environment: dict[str, Any], answer: dict[str, Any]) -> None:
+        self.stub.add_response(
+            "describe_environments",
+            {"Environments": [environment]},
+            {
+                "ApplicationName": APP,
+                "EnvironmentNames": [environment["EnvironmentName"]],
+                "IncludeDeleted": False,
+            },
+        )
+        self.stub.add_response(
+            "describe_events",
+            answer,
+            {
+                "ApplicationName": APP,
+                "EnvironmentName": environment["EnvironmentName"],
+                "StartTime": ANY,
+            },
+        )
+
+    def create_version(self, label: str = "dev-v2") -> None:
+        version = {
+            "ApplicationName": APP,
+            "VersionLabel": label,
+            "SourceBundle": {"S3Bucket": "deployments", "S3Key": f"bundles/{label}.zip"},
+            "DateCreated": T0,
+            "Status": "Processing",
+        }
+        self.stub.add_response("create_application_version", {"ApplicationVersion": version}, None)
+        self.stub.add_response(
+            "describe_application_versions",
+            {"ApplicationVersions": [{**version, "Status": "Processed"}]},
+            {"ApplicationName": APP, "VersionLabels": [label]},
+        )
+
+    def update(self, label: str, name: str = ENV) -> None:
+        self.stub.add_response(
+            "update_environment",
+            env("Updating", "Grey", label, name),
+            {"ApplicationName": APP, "EnvironmentName": name, "VersionLabel": label},
+        )
+
+
+@pytest.fixture
+def script(request: pytest.FixtureRequest) -> Iterator[Script]:
+    options = getattr(request, "param", {})
+    s = Script(**options)
+    with s.stub:
+        yield s
+        s.stub.assert_no_pending_responses()
+
+
+def test_update_succeeds_only_on_new_label_ready_green(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.update("dev-v2")
+    script.poll(
+        env("Updating", "Grey", "dev-v2"), events(("INFO", "Environment update is starting."))
+    )
+    script.poll(
+        env("Ready", "Green", "dev-v2"),
+        events(
+            ("INFO", "Environment update is starting."),
+            ("INFO", "Deploying new version to instance(s)."),
+            ("INFO", "Environment update completed successfully."),
+        ),
+    )
+    script.live(env("Ready", "Green", "dev-v2"))
+    meta = script.target.deploy(BUNDLE)
+    members = [name for name in dir(DeployTarget) if not name.startswith("_")]
+    assert all(hasattr(ElasticBeanstalkTarget, name) for name in members), members
+    assert meta.status is DeploymentStatus.DEPLOYED
+    assert (meta.version_label, meta.previous_version, meta.url) == (
+        "dev-v2",
+        "dev-v1",
+        f"http://{CNAME}",
+    )
+    platform = [e.message for e in meta.events if e.source == "elasticbeanstalk"]
+    assert platform == [
+        "Environment update is starting.",
+        "Deploying new version to instance(s).",
+        "Environment update completed successfully.",
+    ]
+
+
+@pytest.mark.parametrize("script", [{"rollback": True}], indirect=True)
+def test_error_events_fail_and_roll_back(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.update("dev-v2")
+    failed = events(
+        ("INFO", "Environment update is starting."), ("ERROR", "Failed to deploy application.")
+    )
+    script.poll(env("Updating", "Grey", "dev-v2"), failed)
+    script.poll(env("Ready", "Red", "dev-v2"), failed)
+    script.update("dev-v1")  # the rollback
+    script.poll(
+        env("Ready", "Green", "dev-v1"),
+        events(("INFO", "Environment update completed successfully.")),
+    )
+    with pytest.raises(DeployError) as failure:
+        script.target.deploy(BUNDLE)
+    error = failure.value
+    assert (
+        "Failed to deploy application." in error.message
+        and "rolled back to dev-v1" in error.message
+    )
+    assert "eb logs" in error.remediation
+    assert error.metadata is not None and error.metadata.status is DeploymentStatus.ROLLED_BACK
+    assert any(e.severity == "ERROR" and e.source == "elasticbeanstalk" for e in error.events)
+
+
+def test_green_on_old_label_is_the_auto_rollback_trap(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.update("dev-v2")
+    script.poll(
+        env("Updating", "Grey", "dev-v2"), events(("INFO", "Environment update is starting."))
+    )
+    script.poll(
+        env("Ready", "Green", "dev-v1"),
+        events(
+            ("INFO", "Environment update is starting."),
+            ("WARN", "Environment health has transitioned from Ok to Degraded."),
+            ("INFO", "The environment was reverted to the previous configuration setting."),
+        ),
+    )
+    with pytest.raises(DeployError) as failure:
+        script.target.deploy(BUNDLE)
+    assert "runs dev-v1, not dev-v2" in failure.value.message
+    assert "rolled the deployment back" in failure.value.message
+    assert failure.value.metadata is not None
+    assert failure.value.metadata.status is DeploymentStatus.FAILED
+
+
+@pytest.mark.parametrize("script", [{"rollback": True}], indirect=True)
+def test_trap_with_rollback_enabled_confirms_the_old_label(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.update("dev-v2")
+    script.poll(env("Updating", "Grey", "dev-v2"), events())
+    script.poll(env("Ready", "Green", "dev-v1"), events())
+    script.poll(env("Ready", "Green", "dev-v1"), events())  # verified, no redeploy
+    with pytest.raises(DeployError, match="dev-v1 is serving again") as failure:
+        script.target.deploy(BUNDLE)
+    assert failure.value.metadata is not None
+    assert failure.value.metadata.status is DeploymentStatus.ROLLED_BACK
+
+
+@pytest.mark.parametrize("script", [{"rollback": True}], indirect=True)
+def test_timeout_aborts_and_rolls_back(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.update("dev-v2")
+    for _ in range(3):  # 0 s, 100 s, 200 s: the 250 s deadline passes on the third poll
+        script.poll(
+            env("Updating", "Grey", "dev-v2"),
+            events(("INFO", "Deploying new version to instance(s).")),
+        )
+    script.stub.add_response("abort_environment_update", {}, {"EnvironmentName": ENV})
+    script.stub.add_response(
+        "describe_environments",
+        {"Environments": [env("Ready", "Yellow", "dev-v1")]},
+        {"ApplicationName": APP, "EnvironmentNames": [ENV], "IncludeDeleted": False},
+    )
+    script.update("dev-v1")
+    script.poll(env("Ready", "Green", "dev-v1"), events())
+    with pytest.raises(DeployError) as failure:
+        script.target.deploy(BUNDLE)
+    assert (
+        "within 250s" in failure.value.message and "rolled back to dev-v1" in failure.value.message
+    )
+    assert "deploy-timeout" in failure.value.remediation
+
+
+def test_environment_busy_with_another_deploy(script: Script) -> None:
+    script.live(env("Updating", "Grey", "dev-v0"))
+    with pytest.raises(DeployError, match="is Updating, not Ready") as failure:
+        script.target.deploy(BUNDLE)
+    assert "abort-environment-update" in failure.value.remediation
+
+
+def test_bundle_must_be_uploaded(script: Script) -> None:
+    local = Bundle(Path("x.zip"), "00" * 32, "dev-v2", ("Procfile",), 1)
+    with pytest.raises(DeployError, match="not in S3") as failure:
+        script.target.deploy(local)
+    assert "upload" in failure.value.remediation
+
+
+@pytest.mark.parametrize("script", [{"strategy": "swap"}], indirect=True)
+def test_clone_and_swap(script: Script) -> None:
+    clone = CLONE
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.stub.add_response("create_configuration_template", {"ApplicationName": APP}, None)
+    script.stub.add_response(
+        "create_environment",
+        env("Launching", "Grey", "dev-v2", clone, "tmp.elasticbeanstalk.com"),
+        {
+            "ApplicationName": APP,
+            "EnvironmentName": ANY,
+            "TemplateName": ANY,
+            "VersionLabel": "dev-v2",
+        },
+    )
+    script.poll(env("Launching", "Grey", "dev-v2", clone, "tmp.eb.com"), events(name=clone))
+    script.poll(env("Ready", "Green", "dev-v2", clone, "tmp.eb.com"), events(name=clone))
+    script.stub.add_response(
+        "swap_environment_cnames",
+        {},
+        {"SourceEnvironmentName": ENV, "DestinationEnvironmentName": ANY},
+    )
+    for name, cname in ((clone, CNAME), (ENV, "tmp.eb.com")):
+        script.stub.add_response(
+            "describe_environments",
+            {
+                "Environments": [
+                    env("Ready", "Green", "dev-v2" if name == clone else "dev-v1", name, cname)
+                ]
+            },
+            None,
+        )
+    script.stub.add_response(
+        "terminate_environment",
+        env("Terminating", "Grey", "dev-v1"),
+        {"EnvironmentName": ENV, "TerminateResources": True},
+    )
+    script.stub.add_response("delete_configuration_template", {}, None)
+    script.live(
+        env("Terminating", "Grey", "dev-v1", ENV, "tmp.eb.com"),
+        env("Ready", "Green", "dev-v2", clone, CNAME),
+    )
+    script.target._pending.clear()
+    meta = script.target.deploy(BUNDLE)
+    assert meta.status is DeploymentStatus.DEPLOYED and meta.url == f"http://{CNAME}"
+
+
+@pytest.mark.parametrize("script", [{"strategy": "swap"}], indirect=True)
+def test_failed_clone_is_terminated_and_old_keeps_serving(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.stub.add_response("create_configuration_template", {"ApplicationName": APP}, None)
+    script.stub.add_response(
+        "create_environment", env("Launching", "Grey", "dev-v2", f"{ENV}-x"), None
+    )
+    clone = env("Ready", "Red", "dev-v2", CLONE, "tmp.eb.com")
+    script.poll(
+        clone,
+        events(
+            ("ERROR", "Create environment operation is complete, but with errors."),
+            name=clone["EnvironmentName"],
+        ),
+    )
+    script.stub.add_response(
+        "terminate_environment",
+        clone,
+        {"EnvironmentName": clone["EnvironmentName"], "TerminateResources": True},
+    )
+    script.stub.add_response("delete_configuration_template", {}, None)
+    with pytest.raises(DeployError, match="dev-v1 kept serving on the original environment"):
+        script.target.deploy(BUNDLE)
+
+
+def test_rollback_to_previous_label(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v2"))
+    script.live(env("Ready", "Green", "dev-v2"))  # previous_version() reads the current label
+    script.stub.add_response(
+        "describe_application_versions",
+        {
+            "ApplicationVersions": [
+                {
+                    "ApplicationName": APP,
+                    "VersionLabel": "dev-v2",
+                    "DateCreated": T0 + timedelta(hours=1),
+                },
+                {"ApplicationName": APP, "VersionLabel": "dev-v1", "DateCreated": T0},
+            ]
+        },
+        {"ApplicationName": APP},
+    )
+    script.update("dev-v1")
+    script.poll(
+        env("Ready", "Green", "dev-v1"),
+        events(("INFO", "Environment update completed successfully.")),
+    )
+    script.live(env("Ready", "Green", "dev-v1"))
+    meta = script.target.rollback()
+    assert meta.status is DeploymentStatus.ROLLED_BACK
+    assert (meta.rollback_version, meta.previous_version) == ("dev-v1", "dev-v2")
