@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 from filelock import FileLock, Timeout
 
@@ -273,6 +274,18 @@ class LocalTarget:
         if state.proxy:
             refs.append(ProcessRef.from_dict(state.proxy))
         return [ref.pid for ref in refs if ref.alive()]
+
+    def serving_pids(self) -> list[int]:
+        """PIDs of the serving version: its gunicorn master and workers (for resource sampling)."""
+        state = self._load()
+        app = state.apps.get(state.serving or "")
+        proc = ProcessRef.from_dict(app).process() if app else None
+        if proc is None:
+            return []
+        try:
+            return [proc.pid, *(child.pid for child in proc.children(recursive=True))]
+        except psutil.Error:
+            return [proc.pid]
 
     def destroy(self, remove_files: bool = False) -> list[int]:
         """Stop every process of the environment, verify each is gone by PID; return the PIDs."""

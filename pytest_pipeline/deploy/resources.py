@@ -1,0 +1,94 @@
+"""Building deploy targets from settings, and the teardown functions of once-per-run records.
+
+``runonce`` calls the teardown functions by reference (``"module:function"``) with the state
+the fixture recorded, in whichever process owns the run, so they live here, importable
+without pytest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from pytest_pipeline.aws.bundles import AwsClientFactory
+from pytest_pipeline.deploy.base import DeployTarget
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.deploy.local import LocalTarget, app_environment
+
+log = logging.getLogger(__name__)
+
+LOCAL_ROOT = ".pipeline"
+
+
+def git_commit(root: Path) -> str:
+    """``GITHUB_SHA``, else ``git rev-parse HEAD`` in ``root``, else ``nocommit``."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "nocommit"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "nocommit"
+
+
+def make_target(
+    kind: str,
+    *,
+    rootdir: Path,
+    environment: str,
+    ctx: AwsClientFactory,
+    aws_env: dict[str, str],
+    outputs: dict[str, str],
+    timeout: float,
+    strategy: str = "update",
+    rollback_enabled: bool = False,
+    eb_application: str | None = None,
+    eb_environment: str | None = None,
+) -> DeployTarget:
+    """The deploy target ``kind`` (``local`` or ``elasticbeanstalk``) for these settings.
+
+    Building a target starts nothing: a local environment already running is attached to.
+    """
+    if kind == "local":
+        return LocalTarget(
+            rootdir / LOCAL_ROOT,
+            environment,
+            app_environment(outputs, aws_env),
+            health_timeout=timeout,
+        )
+    if kind == "elasticbeanstalk":
+        application = eb_application or outputs.get("ApplicationName")
+        env_name = eb_environment or outputs.get("EnvironmentName")
+        if not application or not env_name:
+            raise ValueError(
+                "deploy-target elasticbeanstalk needs eb-application and eb-environment "
+                "(or the stack outputs ApplicationName and EnvironmentName)"
+            )
+        return ElasticBeanstalkTarget(
+            ctx, application, env_name, strategy, timeout, rollback_enabled
+        )
+    raise ValueError(f"unknown deploy-target {kind!r}: use local or elasticbeanstalk")
+
+
+def destroy_deployment(state: dict[str, Any]) -> None:
+    """Teardown of the ``deployment`` record: stop a local environment (verified by PID).
+
+    An Elastic Beanstalk environment belongs to the stack and is left to it.
+    """
+    if state.get("target") != "local":
+        log.info("deploy target %s is left to its stack", state.get("target"))
+        return
+    LocalTarget(Path(state["root"]), str(state["environment"])).destroy()
+
+
+def discard_bundle(state: dict[str, Any]) -> None:
+    """Teardown of the ``bundle`` record: remove the local zip (S3 keeps its retention)."""
+    path = state.get("path")
+    if path:
+        Path(path).unlink(missing_ok=True)
