@@ -24,6 +24,7 @@ from pytest_pipeline.checks.http import ServiceClient
 __all__ = [
     "CASES_DIR",
     "Probe",
+    "find_email_record",
     "load_cases",
     "probe_background",
     "probe_cors",
@@ -127,14 +128,21 @@ def probe_photo(
     return probe
 
 
-def probe_background(
-    client: ServiceClient, photo: Path, media_type: str, status: int, error: str | None
-) -> Probe:
-    """``POST /api/v1/background``: an RGBA PNG, border transparent, the face opaque."""
+def probe_background(client: ServiceClient, photo: Path, media_type: str, succeeds: bool) -> Probe:
+    """``POST /api/v1/background``: an RGBA PNG, border transparent, the face opaque.
+
+    When it must not succeed, the answer must be a 4xx in the error contract's shape.
+    """
     label = f"POST /api/v1/background ({photo.name})"
     resp = _upload(client, "/api/v1/background", photo, media_type, None, label)
-    if status != 200:
-        return Probe(resp, contract.check_error(resp, status, error or ""))
+    if not succeeds:
+        if not 400 <= resp.status < 500:
+            return Probe(resp, [f"{label}: expected a 4xx refusal, got HTTP {resp.status}"])
+        try:
+            code = resp.json_field("error")["code"]
+        except (ValueError, TypeError, KeyError):
+            code = "<error.code>"
+        return Probe(resp, contract.check_error(resp, resp.status, str(code)))
     problems: list[str] = []
     if resp.status != 200:
         problems.append(f"{label}: expected HTTP 200, got {resp.status} (body {resp.text()!r})")
@@ -216,6 +224,20 @@ def probe_error_case(
     else:
         raise ValueError(f"cases/errors.toml case {case['id']!r}: unknown kind {kind!r}")
     return Probe(resp, contract.check_error(resp, case["status"], case["code"]))
+
+
+def find_email_record(dynamodb: Any, table: str, email: str) -> dict[str, Any] | None:
+    """The item of ``table`` holding ``email`` in any string attribute, or None.
+
+    A scan, so it does not depend on the service's key schema; tables here are small.
+    """
+    paginator = dynamodb.get_paginator("scan")
+    for page in paginator.paginate(TableName=table):
+        for item in page.get("Items", []):
+            values = {v.get("S") for v in item.values() if isinstance(v, dict)}
+            if email in values or email.lower() in values:
+                return dict(item)
+    return None
 
 
 def probe_security_headers(client: ServiceClient, path: str) -> Probe:
