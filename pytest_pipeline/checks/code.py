@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +50,17 @@ def scan_code(
             f"{target}: no such directory to scan with bandit; set `app-dir` to the "
             "application's source folder"
         )
-    from bandit.core import config as b_config
-    from bandit.core import docs_utils
-    from bandit.core import manager as b_manager
-
     base = relative_to or target.parent
     # bandit logs every file at INFO through the root logger; keep the test output readable.
     logging.getLogger("bandit").setLevel(logging.WARNING)
-    mgr = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
+    with warnings.catch_warnings():
+        # bandit's plugin loader passes an argument stevedore deprecated; not our concern.
+        warnings.simplefilter("ignore")
+        from bandit.core import config as b_config
+        from bandit.core import docs_utils
+        from bandit.core import manager as b_manager
+
+        mgr = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
     mgr.discover_files([str(target)], recursive=True)
     mgr.run_tests()
     result = CodeScan(files_scanned=len(mgr.files_list), floor=floor)

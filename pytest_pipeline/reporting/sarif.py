@@ -79,7 +79,7 @@ def _result(finding: Finding, rule_index: int, justification: str | None) -> dic
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
-        "message": {"text": f"{finding.message} Fix: {finding.fix}"},
+        "message": {"text": f"{finding.message} — fix: {finding.fix}"},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {"severity": finding.severity.value},

@@ -1,0 +1,11 @@
+"""bandit over the application's code, at or above the `bandit-severity` floor."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.security_scan("code")
+def test_no_insecure_code(security_case):
+    """One failing test per bandit issue."""
+    security_case.check()

@@ -1,0 +1,8 @@
+"""The waiver file: every waiver is still valid (an expired one fails) and used."""
+
+from __future__ import annotations
+
+
+def test_waiver(security_waiver):
+    """An expired waiver fails; one that matches no finding warns."""
+    security_waiver.check()
