@@ -49,8 +49,8 @@ def test_crashing_app_reports_exit_and_log(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_proxy_switches_upstream_and_stops(tmp_path: Path, tiny_app: Path) -> None:
     with (
-        AppProcess(tiny_app, {"APP_VERSION": "a", "TABLE_NAME": "t"}) as one,
-        AppProcess(tiny_app, {"APP_VERSION": "b", "TABLE_NAME": "t"}) as two,
+        AppProcess(tiny_app, {"APP_VERSION": "a", "TABLE_NAME": "t", "BUCKET_NAME": "b"}) as one,
+        AppProcess(tiny_app, {"APP_VERSION": "b", "TABLE_NAME": "t", "BUCKET_NAME": "b"}) as two,
     ):
         one.wait_healthy(20)
         two.wait_healthy(20)

@@ -16,6 +16,8 @@ from pytest_pipeline.deploy.base import DeployError, DeployTarget
 from pytest_pipeline.deploy.local import LocalTarget, app_environment
 from pytest_pipeline.models import DeploymentStatus
 
+APP_ENV = {"TABLE_NAME": "photos", "BUCKET_NAME": "pictures"}
+
 
 class Poller:
     """Sends requests to a URL in the background and counts failures."""
@@ -75,12 +77,13 @@ def test_app_environment_maps_stack_outputs() -> None:
 
 @pytest.mark.slow
 def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
-    target = LocalTarget(tmp_path / ".pipeline", "dev", {"TABLE_NAME": "photos"}, health_timeout=3)
+    target = LocalTarget(tmp_path / ".pipeline", "dev", APP_ENV, health_timeout=3)
     first = target.deploy(make_bundle("dev-v1"))
     assert isinstance(target, DeployTarget)
     assert first.status is DeploymentStatus.DEPLOYED and first.previous_version is None
     url = target.url
-    assert requests.get(url + "/health", timeout=5).json()["table"] == "photos"
+    checks = requests.get(url + "/health", timeout=5).json()["checks"]
+    assert (checks["dynamodb"]["table"], checks["s3"]["bucket"]) == ("photos", "pictures")
 
     # v2 while requests flow, with one slow request in flight on v1 across the switch
     with Poller(url) as poller, ThreadPoolExecutor(1) as pool:
@@ -101,7 +104,7 @@ def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
     assert target.current_version() == "dev-v2"
 
     # another process attaches through the state file and rolls back
-    attached = LocalTarget(tmp_path / ".pipeline", "dev", {"TABLE_NAME": "photos"})
+    attached = LocalTarget(tmp_path / ".pipeline", "dev", APP_ENV)
     assert (attached.url, attached.current_version()) == (url, "dev-v2")
     assert attached.versions() == ["dev-v1", "dev-v2", "dev-v3"]
     back = attached.rollback()

@@ -18,7 +18,11 @@ FAIL_FILE = Path(__file__).with_name("fail_check.txt")
 
 @application.get("/health")
 def health():  # type: ignore[no-untyped-def]
-    checks = {"config": {"status": "ok" if os.environ.get("TABLE_NAME") else "fail"}}
+    table, bucket = os.environ.get("TABLE_NAME"), os.environ.get("BUCKET_NAME")
+    checks = {
+        "dynamodb": {"status": "ok" if table else "fail", "table": table},
+        "s3": {"status": "ok" if bucket else "fail", "bucket": bucket},
+    }
     if FAIL_FILE.exists():
         name = FAIL_FILE.read_text().strip() or "dependency"
         checks[name] = {"status": "fail", "error": f"{name} is unreachable"}
@@ -27,8 +31,6 @@ def health():  # type: ignore[no-untyped-def]
         "status": "ok" if ok else "fail",
         "version": os.environ.get("APP_VERSION", "unknown"),
         "checks": checks,
-        "table": os.environ.get("TABLE_NAME"),
-        "bucket": os.environ.get("BUCKET_NAME"),
     }
     return jsonify(body), 200 if ok else 503
 
