@@ -196,17 +196,29 @@ def kill_pid(pid: int, timeout: float = 5.0) -> bool:
     return True
 
 
-def start_detached_server(log_path: str | None = None) -> dict[str, Any]:
-    """Start a detached moto server; returns its JSON state (for ``runonce.once_per_run``)."""
-    server = MotoServer(detached=True, log_path=Path(log_path) if log_path else None).start()
-    return {"endpoint_url": server.endpoint_url, "pid": server.pid}
+_servers: dict[int, MotoServer] = {}
 
 
-def stop_detached_server(state: dict[str, Any]) -> None:
-    """Destroy callback of ``start_detached_server``: kill the recorded PID."""
-    pid = state.get("pid")
-    if pid:
-        kill_pid(int(pid))
+def server_state(server: MotoServer) -> dict[str, Any]:
+    """JSON state of a running server (for ``runonce.once_per_run``); see ``stop_server``."""
+    assert server.port is not None, "server_state() needs a started server"
+    _servers[server.port] = server
+    return {
+        "endpoint_url": server.endpoint_url,
+        "pid": server.pid,
+        "port": server.port,
+        "detached": server.detached,
+    }
+
+
+def stop_server(state: dict[str, Any]) -> None:
+    """Destroy callback of ``server_state``: kill a detached server by PID, or stop the
+    in-process threaded server this process started."""
+    server = _servers.pop(int(state.get("port") or 0), None)
+    if server is not None:
+        server.stop()
+    elif state.get("detached") and state.get("pid"):
+        kill_pid(int(state["pid"]))
 
 
 def find_credentials(region: str = DEFAULT_REGION) -> str | None:

@@ -71,8 +71,13 @@ NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # moto drops these properties silently (DESIGN §2); they are checked statically instead.
 _seen: dict[str, dict[str, tuple[str, str]]] = {}
 MOTO_DROPPED = {
-    "AWS::DynamoDB::Table": "SSESpecification, PointInTimeRecoverySpecification",
-    "AWS::S3::Bucket": "VersioningConfiguration, PublicAccessBlockConfiguration",
+    "AWS::DynamoDB::Table": (
+        "SSESpecification, PointInTimeRecoverySpecification, TimeToLiveSpecification"
+    ),
+    "AWS::S3::Bucket": (
+        "VersioningConfiguration, PublicAccessBlockConfiguration, LifecycleConfiguration, "
+        "OwnershipControls"
+    ),
 }
 
 
@@ -374,7 +379,7 @@ def _state(
     before.update(resources)
     if ctx.backend == "moto":
         not_modelled += [
-            f"{logical_id} ({rtype}): {MOTO_DROPPED[rtype]} ignored by moto (checked statically)"
+            f"{logical_id} ({rtype}): {MOTO_DROPPED[rtype]} ignored by moto"
             for logical_id, rtype in declared.items()
             if rtype in MOTO_DROPPED
         ]

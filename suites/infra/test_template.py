@@ -1,0 +1,20 @@
+"""The templates are valid (cfn-lint) and secure (the pipeline's template rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_pipeline.checks.templates import lint_template, security_findings
+
+
+def test_template_passes_cfn_lint(template: Path) -> None:
+    """cfn-lint reports no error and no warning."""
+    findings = lint_template(template)
+    assert not findings, "\n".join(f.describe() for f in findings)
+
+
+def test_template_is_secure(template: Path) -> None:
+    """No security rule (encryption, public access, TLS, IAM wildcards, retention, alarms)
+    is violated."""
+    findings = security_findings(template)
+    assert not findings, "\n".join(f.describe() for f in findings)
