@@ -12,7 +12,22 @@ from pytest_pipeline.aws.stacks import MANAGED_BY, TAG_ENV, TAG_EXPIRES, TAG_MAN
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import InfrastructureState
 
-OUTPUTS = ["TableName", "TableArn", "PhotoBucketName", "DeploymentBucketName", "InstanceRoleArn", "InstanceProfileName", "NotificationTopicArn", "LogGroupName", "AppSecretArn", "ApplicationName", "EnvironmentName", "AllowedOrigins", "MaxUploadMb", "AlarmNames"]
+OUTPUTS = (
+    "TableName",
+    "TableArn",
+    "PhotoBucketName",
+    "DeploymentBucketName",
+    "InstanceRoleArn",
+    "InstanceProfileName",
+    "NotificationTopicArn",
+    "LogGroupName",
+    "AppSecretArn",
+    "ApplicationName",
+    "EnvironmentName",
+    "AllowedOrigins",
+    "MaxUploadMb",
+    "AlarmNames",
+)
 
 
 def test_stack_is_ready(stack: InfrastructureState) -> None:
@@ -54,16 +69,3 @@ def test_stack_is_tagged_for_the_janitor(stack: InfrastructureState) -> None:
     assert stack.tags.get(TAG_RUN)
     assert stack.tags.get(TAG_ENV)
     assert stack.tags.get(TAG_EXPIRES, "").endswith("Z")
-
-
-def _not_modelled(stack: InfrastructureState, logical_id: str) -> str | None:
-    for item in stack.not_modelled:
-        if item.startswith(f"{logical_id} ("):
-            return item
-    return None
-
-
-def _skip_if_dropped(stack: InfrastructureState, logical_id: str, what: str) -> None:
-    item = _not_modelled(stack, logical_id)
-    if item and (what in item or "not created" in item):
-        pytest.skip(f"cannot check {what} live: {item}")
