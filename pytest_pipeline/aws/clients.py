@@ -66,6 +66,17 @@ def _answers(url: str) -> bool:
     return True
 
 
+def is_moto_server(url: str) -> bool:
+    """True when ``url`` is a moto server (it serves its own dashboard API)."""
+    try:
+        answer = requests.get(f"{url.rstrip('/')}/moto-api/data.json", timeout=2)
+    except requests.RequestException:
+        return False
+    return answer.status_code == 200 and answer.headers.get("content-type", "").startswith(
+        "application/json"
+    )
+
+
 def wait_for_endpoint(url: str, deadline: float = 20.0) -> None:
     """Block until ``url`` answers HTTP, or raise ``RetryError`` after ``deadline`` seconds."""
     wait_until(lambda: _answers(url), what=f"moto server at {url}", deadline=deadline)
@@ -242,6 +253,8 @@ class AwsContext:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     dummy_credentials: bool = False
+    moto_server: bool = False
+    """The endpoint is a moto server (its quirks are worked around, DESIGN §2)."""
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -340,6 +353,7 @@ def resolve_context(
             source=f"{source}: endpoint {endpoint_url}",
             endpoint_url=endpoint_url,
             dummy_credentials=find_credentials(region) is None,
+            moto_server=is_moto_server(endpoint_url),
             **common,
         )
     method = find_credentials(region) if backend in ("auto", "aws") else None
@@ -357,7 +371,12 @@ def resolve_context(
     url = str(starter())
     why = "auto: no credentials found → moto" if backend == "auto" else source
     return AwsContext(
-        backend="moto", source=why, endpoint_url=url, dummy_credentials=True, **common
+        backend="moto",
+        source=why,
+        endpoint_url=url,
+        dummy_credentials=True,
+        moto_server=True,
+        **common,
     )
 
 

@@ -5,7 +5,7 @@ Facts about moto 5.2 this module works around (DESIGN §2): moto never reaches
 ``CREATE_FAILED``: a failing resource makes the API call itself fail (often an HTTP 500
 without a reason) or leaves the stack ``CREATE_IN_PROGRESS``; both count as failures here
 and the partial stack is deleted by us. moto also loses the outputs of a stack created
-by a CREATE change set, so on the moto backend a new stack is created with
+by a CREATE change set, so on a moto server a new stack is created with
 ``CreateStack`` (updates still go through change sets). Resources moto does not model are
 listed in ``InfrastructureState.not_modelled``; a Secrets Manager secret it does not
 model is created through the Secrets Manager API instead, so the app can read it.
@@ -182,7 +182,7 @@ def provision(
     tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     param_list = [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()]
     try:
-        if existing is None and ctx.backend == "moto":
+        if existing is None and ctx.moto_server:
             call(
                 "create stack",
                 lambda: ctx.client("cloudformation").create_stack(
@@ -377,7 +377,7 @@ def _state(
         if logical_id not in resources
     ]
     before.update(resources)
-    if ctx.backend == "moto":
+    if ctx.moto_server:
         not_modelled += [
             f"{logical_id} ({rtype}): {MOTO_DROPPED[rtype]} ignored by moto"
             for logical_id, rtype in declared.items()
@@ -557,6 +557,7 @@ def context_from_state(state: Mapping[str, Any]) -> AwsContext:
         region=infra["region"],
         endpoint_url=infra.get("endpoint_url"),
         dummy_credentials=bool(state.get("dummy_credentials", False)),
+        moto_server=bool(state.get("moto_server", False)),
     )
 
 
