@@ -109,21 +109,25 @@ class _LiveHandler(logging.Handler):
 
     def __init__(self, config: pytest.Config) -> None:
         super().__init__(logging.INFO)
-        self.reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
-        self.capman: Any = config.pluginmanager.get_plugin("capturemanager")
+        self.pluginmanager = config.pluginmanager
         self.setFormatter(logs.UtcFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Looked up at each record: the terminal reporter registers after the pipeline.
+        reporter: Any = self.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        capman: Any = self.pluginmanager.get_plugin("capturemanager")
         try:
             line = self.format(record)
             quiet = (
-                self.capman.global_and_fixture_disabled()
-                if self.capman is not None
+                capman.global_and_fixture_disabled()
+                if capman is not None
                 else contextlib.nullcontext()
             )
             with quiet:
-                self.reporter.ensure_newline()
-                self.reporter.write_line(line)
+                reporter.ensure_newline()
+                reporter.write_line(line)
         except Exception:
             self.handleError(record)
 

@@ -158,7 +158,7 @@ def build_summary(
 
     A stage's duration is the sum of its tests' durations unless ``durations`` gives it (the
     run's wall time per stage). When ``halted_stage`` is not given it is the first failed
-    stage in pipeline order.
+    stage in pipeline order (tests without a stage never halt the pipeline).
     """
     grouped = group_by_stage(results)
     for name in expected_stages:
@@ -172,7 +172,9 @@ def build_summary(
             for s in stages
         )
     if halted_stage is None:
-        halted_stage = next((s.name for s in stages if s.outcome == FAILED), None)
+        halted_stage = next(
+            (s.name for s in stages if s.outcome == FAILED and s.name in STAGE_ORDER), None
+        )
     return RunSummary(
         environment=environment,
         stages=stages,

@@ -1,0 +1,106 @@
+"""The reports of real pytest runs: HTML summary and extras, JUnit, deployment.json, GitHub."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+SECRETS = ("AKIAIOSFODNN7EXAMPLE", "PLANTED-SECRET-VALUE-123")
+
+
+def _fail_infra(project: pytest.Pytester) -> None:
+    text = (project.path / "test_pipeline.py").read_text()
+    (project.path / "test_pipeline.py").write_text(text.replace("False is False", "True is False"))
+
+
+def _all_outputs(root: Path) -> dict[str, str]:
+    files = [*sorted((root / "reports").iterdir()), root / "summary.md", root / "out.txt"]
+    return {p.name: p.read_text(encoding="utf-8") for p in files if p.is_file()}
+
+
+@pytest.mark.slow
+def test_failed_run_reports_everywhere(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_infra(project)
+    monkeypatch.setenv("PIPELINE_SECRET_PASSWORD", "PLANTED-SECRET-VALUE-123")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project.path / "summary.md"))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(project.path / "out.txt"))
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::error file=test_pipeline.py,line=*,"
+            "title=test_pipeline.py%3A%3Atest_stack (call)::*stack is broken*",
+            "*pipeline failed: Environment=dev*Halted stage=infra*",
+            "*deployment record: *deployment.json",
+        ]
+    )
+    outputs = _all_outputs(project.path)
+    for name, text in outputs.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret} leaked into {name}"
+
+    record = json.loads(outputs["deployment.json"])
+    outcomes = {stage: [r["outcome"] for r in rs] for stage, rs in record["stage_results"].items()}
+    assert outcomes == {"predeploy": ["passed"], "infra": ["failed"], "deploy": ["skipped"]}
+    assert record["stage_results"]["predeploy"][0]["properties"]["latency_p95_ms"] > 0
+
+    junit = ET.fromstring(outputs["junit.xml"])
+    props = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert props["error_rate"] == "0.5" and set(props) >= {"latency_p50_ms", "latency_p99_ms"}
+    assert junit.find(".//testcase[@name='test_stack']/failure") is not None
+
+    html = outputs["report.html"]
+    assert 'id="pipeline-summary"' in html
+    assert re.search(r'data-stage=\\?"infra\\?" data-outcome=\\?"failed', html)
+    assert re.search(r'data-stage=\\?"deploy\\?" data-outcome=\\?"halted', html)
+
+    assert "ready=false" in outputs["out.txt"]
+    assert "| infra | ❌ failed |" in outputs["summary.md"]
+    log = outputs["pipeline.log"]
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR .*test_stack", log, re.M)
+    assert "status=failed" in log and "notification log" in log
+
+
+@pytest.mark.slow
+def test_passing_run_under_xdist_keeps_extras(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    result = project.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=3)
+    html = (project.path / "reports" / "report.html").read_text()
+    # pictures travel from the worker to the controller's report inside report.extras
+    assert html.count("data:image/png;base64,") >= 3
+    assert "pipeline-histogram" in html and "pipeline-figures" in html
+    record = json.loads((project.path / "reports" / "deployment.json").read_text())
+    assert {s: [r["outcome"] for r in rs] for s, rs in record["stage_results"].items()} == {
+        "predeploy": ["passed"],
+        "infra": ["passed"],
+        "deploy": ["passed"],
+    }
+    log = (project.path / "reports" / "pipeline.log").read_text()
+    assert "finished: passed" in log
+
+
+@pytest.mark.slow
+def test_live_log_with_verbose(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+import logging
+import pytest
+
+@pytest.fixture(autouse=True)
+def step():
+    logging.getLogger("pytest_pipeline.deploy").info("health wait done", extra={"status": "ok"})
+"""
+    )
+    result = project.runpytest_subprocess("-v")
+    result.stdout.fnmatch_lines(["*Z INFO    pytest_pipeline.deploy status=ok health wait done"])
+    quiet = project.runpytest_subprocess()
+    assert "health wait done" not in quiet.stdout.str()
+    assert "health wait done" in (project.path / "reports" / "pipeline.log").read_text()

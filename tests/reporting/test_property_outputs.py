@@ -1,0 +1,112 @@
+"""Property 8: every stage is in the summary, the record and the metrics; no secret leaks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_pipeline.models import DeploymentMetadata, TestOutcome, TestResult
+from pytest_pipeline.reporting import github
+from pytest_pipeline.reporting.metrics import run_metrics, stage_outcome_from_metrics
+from pytest_pipeline.reporting.record import build_record, record_json
+from pytest_pipeline.reporting.redact import default_redactor, register_secret
+from pytest_pipeline.reporting.summary import (
+    FAILED,
+    HALTED,
+    PASSED,
+    SKIPPED,
+    STAGE_ORDER,
+    build_summary,
+    summary_html,
+    summary_markdown,
+    summary_text,
+)
+
+OUTCOMES = list(TestOutcome)
+SECRET = st.text(
+    alphabet="abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=12, max_size=24
+)
+
+
+def expected_outcome(outcomes: list[TestOutcome], gated: list[bool]) -> str:
+    if any(o.is_failure for o in outcomes):
+        return FAILED
+    if any(o in (TestOutcome.PASSED, TestOutcome.XPASSED) for o in outcomes):
+        return PASSED
+    skipped = [g for o, g in zip(outcomes, gated, strict=True) if o is TestOutcome.SKIPPED]
+    return HALTED if skipped and all(skipped) else SKIPPED
+
+
+@st.composite
+def runs(draw: Any) -> tuple[list[TestResult], dict[str, str], str]:
+    secret = draw(SECRET)
+    stages = draw(st.lists(st.sampled_from(STAGE_ORDER), min_size=1, max_size=5, unique=True))
+    results: list[TestResult] = []
+    expected: dict[str, str] = {}
+    for stage in stages:
+        outcomes = draw(st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=4))
+        gated = [draw(st.booleans()) for _ in outcomes]
+        for index, (outcome, is_gated) in enumerate(zip(outcomes, gated, strict=True)):
+            if outcome is TestOutcome.SKIPPED and is_gated:
+                message = f"Skipped: pipeline halted: x failed (leaked {secret})"
+            else:
+                message = f"error with {secret}" if outcome.is_failure else ""
+            results.append(
+                TestResult(
+                    nodeid=f"suites/{stage}/test_{index}.py::test[{secret}]",
+                    outcome=outcome,
+                    stage=stage,
+                    duration=draw(st.floats(0, 100, allow_nan=False)),
+                    message=message,
+                    properties={"token": secret, "latency_p95_ms": 12.5},
+                )
+            )
+        gated_flags = [
+            g if o is TestOutcome.SKIPPED else False for o, g in zip(outcomes, gated, strict=True)
+        ]
+        expected[stage] = expected_outcome(outcomes, gated_flags)
+    return results, expected, secret
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None)
+@given(runs())
+def test_every_stage_reported_with_its_outcome_and_no_secret(
+    run: tuple[list[TestResult], dict[str, str], str],
+) -> None:
+    # Feature: ci-cd-pipeline, Property 8: every stage appears in the summary, the record and
+    # the metrics with the right outcome, and no secret appears in any output
+    results, expected, secret = run
+    register_secret(secret)
+    try:
+        summary = build_summary(results, environment="staging", url=f"https://x/?k={secret}")
+        assert {s.name: s.outcome for s in summary.stages} == expected
+        record = build_record(results, deployment=None, environment="staging", url=summary.url)
+        assert set(record.stage_results) == set(expected)
+        written = record_json(record)
+        back = DeploymentMetadata.from_json(written)
+        for stage, outcome in expected.items():
+            assert (
+                build_summary(back.stage_results[stage], environment="e").stages[0].outcome
+                == outcome
+            )
+        metrics = run_metrics(summary, results)
+        for stage, outcome in expected.items():
+            assert stage_outcome_from_metrics(metrics, stage) == outcome
+        outputs = [
+            summary_html(summary),
+            summary_markdown(summary),
+            summary_text(summary),
+            written,
+            github.format_outputs({"url": summary.url or ""}),
+            *(github.Annotation(r.message, r.nodeid, 1, r.nodeid).command() for r in results),
+        ]
+        for text in outputs:
+            assert secret not in text
+        assert secret not in json.dumps(default_redactor().redact_data(record.to_dict()))
+    finally:
+        default_redactor().clear()
