@@ -304,11 +304,15 @@ def bundle_members(bundle: Bundle) -> list[zipfile.ZipInfo]:
         return zf.infolist()
 
 
-def scan_bundle_for_secrets(bundle: Bundle) -> list[Finding]:
+def scan_bundle_for_secrets(
+    bundle: Bundle, baseline: Path | None = None, prefix: str = ""
+) -> list[Finding]:
     """Secrets in the bundle: ``checks.secrets.scan_files`` (detect-secrets) over every member,
     plus members that must never ship (keys, env files, tests, caches).
 
-    Locations are member paths inside the bundle; messages never hold a secret's value.
+    ``prefix`` (the app folder relative to the repository, e.g. ``app/``) is put before each
+    member's path so that entries of the repository's detect-secrets ``baseline`` apply.
+    Locations are those prefixed paths; messages never hold a secret's value.
     """
     from pytest_pipeline.checks.secrets import scan_files
 
@@ -329,8 +333,9 @@ def scan_bundle_for_secrets(bundle: Bundle) -> list[Finding]:
                     )
                 )
         scan = scan_files(
-            ((info.filename, zf.read(info)) for info in members),
+            ((prefix + info.filename, zf.read(info)) for info in members),
             origin=f"bundle {bundle.path.name}",
+            baseline=baseline,
         )
     return findings + scan.findings
 
