@@ -72,9 +72,13 @@ def is_moto_server(url: str) -> bool:
         answer = requests.get(f"{url.rstrip('/')}/moto-api/data.json", timeout=2)
     except requests.RequestException:
         return False
-    return answer.status_code == 200 and answer.headers.get("content-type", "").startswith(
-        "application/json"
-    )
+    if answer.status_code != 200:
+        return False
+    try:
+        answer.json()
+    except ValueError:
+        return False
+    return True
 
 
 def wait_for_endpoint(url: str, deadline: float = 20.0) -> None:
@@ -275,8 +279,8 @@ class AwsContext:
     def client(self, service: str, *, max_attempts: int | None = None) -> Any:
         """A boto3 client for ``service`` on this backend (cached: one per service).
 
-        ``max_attempts`` overrides the retry bound, e.g. 1 for probes whose failure is
-        an answer (an API the backend does not implement).
+        ``max_attempts`` overrides the bound on attempts (first call included), e.g. 1 for
+        probes whose failure is an answer (an API the backend does not implement).
         """
         key = service if max_attempts is None else f"{service}#{max_attempts}"
         with self._lock:
@@ -284,7 +288,7 @@ class AwsContext:
                 config = self.config()
                 if max_attempts is not None:
                     config = config.merge(
-                        Config(retries={"mode": "adaptive", "max_attempts": max_attempts})
+                        Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts})
                     )
                 kwargs: dict[str, Any] = {"config": config, "region_name": self.region}
                 if self.endpoint_url:
