@@ -1,0 +1,15 @@
+"""Monitoring stage: skipped as a whole when ``monitoring-enabled`` is off."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_pipeline.session import PipelineRun
+
+
+@pytest.fixture(autouse=True)
+def _monitoring_enabled(pipeline_run: PipelineRun) -> None:
+    """Skip the stage when monitoring is turned off for this environment."""
+    if not pipeline_run.options.get("monitoring-enabled"):
+        source = pipeline_run.options.source("monitoring-enabled")
+        pytest.skip(f"monitoring-enabled is off ({source})")
