@@ -207,7 +207,7 @@ def _finding(pin: Pin, advisory: Mapping[str, Any], version: Version, origin: st
     summary = summary.splitlines()[0] if summary else "no description"
     if len(summary) > 200:
         summary = summary[:197] + "..."
-    fixes = fixed_versions(advisory, pin.name, version)
+    fixes = fixed_versions(advisory, canonicalize_name(pin.name), version)
     fix = (
         f"upgrade {pin.name} to {fixes[0]} or later"
         if fixes

@@ -1,0 +1,53 @@
+"""Network checks of the pins against PyPI (reachable here and in CI): existence, runtime
+Python, resolution, and the per-requirement-set cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.version import Version
+
+from pytest_pipeline.checks import dependencies as deps
+from pytest_pipeline.checks import resolve
+
+PY311 = Version("3.11")
+
+
+def _check(tmp_path: Path, text: str, cache: Path | None = None) -> resolve.ResolutionCheck:
+    path = tmp_path / "requirements.txt"
+    path.write_text(text)
+    parsed = deps.parse_file(path, root=tmp_path)
+    return resolve.check_resolution(parsed.entries, path, PY311, cache_dir=cache)
+
+
+def test_target_tags_accept_manylinux2014_and_abi3_wheels() -> None:
+    wanted = resolve.target_tags(PY311)
+    assert "cp311-cp311-manylinux_2_17_x86_64" in wanted
+    assert "cp37-abi3-manylinux2014_x86_64" in wanted
+    assert "py3-none-any" in wanted
+    assert "cp312-cp312-manylinux_2_17_x86_64" not in wanted
+
+
+def test_unresolvable_pins_are_named(tmp_path: Path) -> None:
+    result = _check(tmp_path, "six==1.17.0\npillow==99.0\nrembg==2.0.40\n")
+    by_line = {f.line: f for f in result.findings}
+    assert (
+        by_line[2].rule_id == "PIPE-DEP-005" and "pillow==99.0 does not exist" in by_line[2].message
+    )
+    assert by_line[3].rule_id == "PIPE-DEP-004" and "runtime is Python 3.11" in by_line[3].message
+    assert 1 not in by_line
+
+
+def test_conflicting_pins_do_not_resolve(tmp_path: Path) -> None:
+    result = _check(tmp_path, "flask==3.1.3\nwerkzeug==2.0.0\n")
+    assert [f.rule_id for f in result.findings] == ["PIPE-DEP-006"]
+    assert "werkzeug" in result.findings[0].message.lower()
+
+
+def test_clean_set_resolves_and_is_cached(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _check(tmp_path, "six==1.17.0\nidna==3.10\n", cache)
+    assert first.findings == [] and first.resolved == 2 and not first.cached
+    second = _check(tmp_path, "six==1.17.0\nidna==3.10\n", cache)
+    assert second.cached and second.findings == [] and "(cached)" in second.summary
+    assert len(list(cache.iterdir())) == 1
