@@ -126,12 +126,12 @@ def grayscale() -> bytes:
 
 
 def alpha_png() -> bytes:
-    """RGBA PNG: the portrait with a transparent 40 px margin and feathered edge."""
+    """RGBA PNG: the portrait with a transparent 12 px margin and feathered edge."""
     rgb = astronaut()
     h, w = rgb.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     edge = np.minimum.reduce([yy, xx, h - 1 - yy, w - 1 - xx]).astype(np.float32)
-    alpha = np.clip((edge - 40.0) / 8.0, 0.0, 1.0) * 255.0
+    alpha = np.clip((edge - 12.0) / 6.0, 0.0, 1.0) * 255.0
     rgba = np.dstack([rgb, alpha.astype(np.uint8)])
     return _png(Image.fromarray(rgba, "RGBA"))
 

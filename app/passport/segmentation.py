@@ -30,6 +30,10 @@ MODEL_PATH = MODEL_DIR / "selfie_segmentation.tflite"
 MODEL_SIZE = 249_505
 MODEL_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"
 INPUT_SIDE = 256
+# After the guided filter, probabilities below EDGE_LOW are background, above EDGE_HIGH
+# person; the band between is a soft edge (hair).
+EDGE_LOW = 0.25
+EDGE_HIGH = 0.75
 
 
 class ModelError(RuntimeError):
@@ -77,6 +81,12 @@ class MediapipeSegmenter:
     def mask(self, rgb: Pixels, face: Face | None) -> Mask:
         """Person probability at the image's size, edges refined against the image."""
         small = cv2.resize(rgb, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+        # Local contrast normalisation: the model confuses clipped or murky backgrounds
+        # with the person (measured on the over- and under-exposed samples).
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+        clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))  # not thread-safe: per call
+        lab[:, :, 0] = clahe.apply(lab[:, :, 0])
+        small = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
         blob = (small.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
         with self._lock:
             self._net.setInput(blob)
@@ -178,7 +188,7 @@ def refine(rgb: Pixels, prob: Mask, face: Face | None) -> Mask:
         p = np.where((labels == keep) | (hard == 0), p, 0.0).astype(np.float32)
     radius = max(2, round(min(wh, ww) / 64))
     refined = _guided_filter(guide.astype(np.float32) / 255.0, p, radius, 1e-3)
-    refined = np.clip((refined - 0.25) / 0.5, 0.0, 1.0)
+    refined = np.clip((refined - EDGE_LOW) / (EDGE_HIGH - EDGE_LOW), 0.0, 1.0)
     out = cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
