@@ -1,0 +1,194 @@
+"""Once-per-run resources: across processes, failed creations, teardown order and policy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_pipeline import runonce
+
+RESOURCES = """
+import json, os, time
+from pathlib import Path
+
+def log():
+    return Path(os.environ["RUNONCE_LOG"])  # read per call: the module outlives a test
+
+
+def create_slow():
+    time.sleep(0.3)  # long enough for the other processes to queue on the lock
+    with log().open("a") as handle:
+        handle.write(f"create {os.getpid()}\\n")
+    return {"pid": os.getpid(), "url": "http://127.0.0.1:1"}
+
+
+def destroy(state):
+    with log().open("a") as handle:
+        handle.write(f"destroy {state['name']}\\n")
+
+
+def destroy_broken(state):
+    raise RuntimeError(f"stack {state['name']} is stuck in DELETE_FAILED")
+"""
+
+
+@pytest.fixture
+def resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An importable module of create/destroy functions and the log they write."""
+    (tmp_path / "runonce_resources.py").write_text(RESOURCES)
+    log = tmp_path / "log.txt"
+    log.touch()
+    monkeypatch.setenv("RUNONCE_LOG", str(log))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return log
+
+
+def test_created_once_across_processes(tmp_path: Path, resources: Path) -> None:
+    run_dir = tmp_path / "run"
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from pathlib import Path
+        from pytest_pipeline.runonce import once_per_run
+        import runonce_resources as r
+        state = once_per_run(Path({str(run_dir)!r}), "server", r.create_slow,
+                             "runonce_resources:destroy")
+        print(json.dumps(state))
+        """
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    states = {output.strip() for output in outputs}
+    assert len(states) == 1, states
+    creations = [line for line in resources.read_text().splitlines() if line.startswith("create")]
+    assert len(creations) == 1
+    assert json.loads(states.pop())["pid"] == int(creations[0].split()[1])
+
+
+def test_a_failed_creation_is_not_retried(tmp_path: Path, resources: Path) -> None:
+    calls: list[int] = []
+
+    def create() -> dict[str, object]:
+        calls.append(1)
+        raise ConnectionError("moto server did not start on port 5000")
+
+    with pytest.raises(ConnectionError):
+        runonce.once_per_run(tmp_path, "moto", create, "runonce_resources:destroy")
+    with pytest.raises(
+        runonce.RunOnceError,
+        match="creation failed earlier in this run: "
+        "ConnectionError: moto server did not start on port 5000",
+    ):
+        runonce.once_per_run(tmp_path, "moto", create, "runonce_resources:destroy")
+    assert calls == [1]
+    assert runonce.resources(tmp_path) == []
+
+
+def test_create_must_return_json(tmp_path: Path, resources: Path) -> None:
+    with pytest.raises(TypeError, match="JSON serializable"):
+        runonce.once_per_run(tmp_path, "bad", lambda: {"x": object()}, "runonce_resources:destroy")
+
+
+def test_a_bad_destroy_reference_fails_before_creating(tmp_path: Path, resources: Path) -> None:
+    with pytest.raises(ValueError, match="has no destory"):
+        runonce.once_per_run(tmp_path, "x", lambda: {}, "runonce_resources:destory")
+    with pytest.raises(ValueError, match="must look like"):
+        runonce.once_per_run(tmp_path, "x", lambda: {}, "runonce_resources.destroy")
+    assert not (tmp_path / "once" / "x.json").exists()
+
+
+def test_teardown_reverse_order_policy_and_idempotence(tmp_path: Path, resources: Path) -> None:
+    for name, honour in (("stack", True), ("server", False), ("deployment", True)):
+        runonce.once_per_run(
+            tmp_path,
+            name,
+            lambda name=name: {"name": name},  # type: ignore[misc]
+            "runonce_resources:destroy",
+            honour_teardown=honour,
+        )
+    assert runonce.teardown_all(tmp_path, lambda name: False) == []
+    assert resources.read_text().splitlines() == ["destroy server"]
+    assert runonce.teardown_all(tmp_path, lambda name: True) == []
+    assert resources.read_text().splitlines() == [
+        "destroy server",
+        "destroy deployment",
+        "destroy stack",
+    ]
+    assert runonce.teardown_all(tmp_path, lambda name: True) == []
+    assert len(resources.read_text().splitlines()) == 3
+
+
+def test_teardown_failures_are_returned(tmp_path: Path, resources: Path) -> None:
+    runonce.once_per_run(
+        tmp_path, "stack", lambda: {"name": "s1"}, "runonce_resources:destroy_broken"
+    )
+    runonce.once_per_run(tmp_path, "bucket", lambda: {"name": "b1"}, "runonce_resources:destroy")
+    failures = runonce.teardown_all(tmp_path, lambda name: True)
+    assert [failure.name for failure in failures] == ["stack"]
+    assert failures[0].describe() == (
+        "teardown of 'stack' (runonce_resources:destroy_broken) failed, it may be left behind: "
+        "RuntimeError: stack s1 is stuck in DELETE_FAILED"
+    )
+    assert resources.read_text().splitlines() == ["destroy b1"]
+
+
+PIPELINE_CONFTEST = """
+import pytest
+from pytest_pipeline.session import get_run
+
+@pytest.fixture(scope="session")
+def stack(pytestconfig):
+    return get_run(pytestconfig).once("stack", lambda: {"name": "s1"}, "{ref}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "test_body", "destroyed"),
+    [
+        ([], "pass", True),
+        (["--teardown=on-success"], "pass", True),
+        (["--teardown=on-success"], "assert 0", False),
+        (["--teardown=never"], "pass", False),
+    ],
+)
+def test_teardown_policy_in_a_run(
+    pytester: pytest.Pytester, args: list[str], test_body: str, destroyed: bool
+) -> None:
+    log = pytester.path / "log.txt"
+    pytester.makepyfile(runonce_resources=RESOURCES)
+    pytester.makeconftest(PIPELINE_CONFTEST.replace("{ref}", "runonce_resources:destroy"))
+    pytester.makepyfile(test_it=f"def test_it(stack):\n    {test_body}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNONCE_LOG", str(log))
+        pytester.runpytest(
+            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", *args
+        )
+    assert (log.exists() and "destroy s1" in log.read_text()) is destroyed
+
+
+def test_teardown_failure_becomes_a_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(runonce_resources=RESOURCES)
+    pytester.makeconftest(PIPELINE_CONFTEST.replace("{ref}", "runonce_resources:destroy_broken"))
+    pytester.makepyfile(test_it="def test_it(stack):\n    assert stack == {'name': 's1'}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNONCE_LOG", str(pytester.path / "log.txt"))
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"
+        )
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PytestWarning: teardown of 'stack' (runonce_resources:destroy_broken) failed, "
+            "it may be left behind: RuntimeError: stack s1 is stuck in DELETE_FAILED"
+        ]
+    )
