@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.aws.bundles import Bundle
-from pytest_pipeline.checks.secrets import scan_files
+from pytest_pipeline.aws.bundles import Bundle, scan_bundle_for_secrets
 from pytest_pipeline.options import PipelineOptions
 
 # What must never ship, stated independently of the code that builds the bundle.
@@ -58,13 +57,16 @@ def test_bundle_ships_nothing_it_must_not(bundle: Bundle) -> None:
     assert not offending, f"bundle {bundle.path.name} ships {offending}"
 
 
-def test_bundle_has_no_secrets(bundle: Bundle) -> None:
-    """detect-secrets finds nothing in any member of the bundle."""
-    with zipfile.ZipFile(bundle.path) as zf:
-        scan = scan_files(
-            ((info.filename, zf.read(info)) for info in zf.infolist()), f"bundle {bundle.path.name}"
-        )
-    assert not scan.findings, "\n".join(finding.describe() for finding in scan.findings)
+def test_bundle_has_no_secrets(bundle: Bundle, pipeline_options: PipelineOptions) -> None:
+    """detect-secrets finds nothing in any member (the repository's baseline applies)."""
+    app = Path(pipeline_options.get("app-dir")).resolve()
+    try:
+        prefix = app.relative_to(pipeline_options.rootdir.resolve()).as_posix() + "/"
+    except ValueError:
+        prefix = ""
+    baseline = pipeline_options.get("secrets-baseline")
+    findings = scan_bundle_for_secrets(bundle, Path(baseline) if baseline else None, prefix)
+    assert not findings, "\n".join(finding.describe() for finding in findings)
 
 
 def test_bundle_is_deterministic(bundle: Bundle) -> None:
