@@ -47,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_pipeline import integrations
 
     integrations.configure(config, run)  # execution log, reports, pytest-html integration
+    from pytest_pipeline import rollback_plugin
+
+    rollback_plugin.configure(config, run)  # end of run: rollback, then report, notify, teardown
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

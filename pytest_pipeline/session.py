@@ -36,6 +36,14 @@ WORKERINPUT_ID = "pipeline_run_id"
 WORKERINPUT_DIR = "pipeline_run_dir"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+# End-of-run phases of finalizers, in the order they run (then once-per-run teardown):
+PHASE_ROLLBACK = 10
+"""Decide on the deployment and roll it back (the record must say what happened)."""
+PHASE_REPORT = 20
+"""The deployment record, report summary and failure notification (the default)."""
+PHASE_NOTIFY = 30
+"""Notifications about what the earlier phases did (SNS still answers: before teardown)."""
+
 RUN_KEY = pytest.StashKey["PipelineRun"]()
 """``config.stash[RUN_KEY]`` is the run (use :func:`get_run`)."""
 STAGE_KEY = pytest.StashKey["Stage | None"]()
@@ -177,7 +185,7 @@ class PipelineRun:
         self.exitstatus: int | None = None
         self._pending: dict[str, _Pending] = {}
         self._summary: dict[Stage, StageSummary] = {}
-        self._finalizers: list[Callable[[], object]] = []
+        self._finalizers: list[tuple[int, int, Callable[[], object]]] = []
         self.stage_gate: Callable[[Stage], Halt | None] = self.gate.halt_for
         """Applies the gate before a test of a stage (waits for other workers under xdist)."""
         self.worker_gate: Any = None
@@ -259,14 +267,15 @@ class PipelineRun:
             timeout=self.options.gate_timeout,
         )
 
-    def add_finalizer(self, fn: Callable[[], object]) -> None:
-        """Call ``fn()`` once at the end of the run (last added, first called).
+    def add_finalizer(self, fn: Callable[[], object], phase: int = PHASE_REPORT) -> None:
+        """Call ``fn()`` once at the end of the run: by ``phase`` (``PHASE_ROLLBACK``, then
+        ``PHASE_REPORT``, then ``PHASE_NOTIFY``), last added first within a phase.
 
         In the owning process (single or xdist controller) this is after every worker has
         finished and before once-per-run resources are torn down; in an xdist worker it is
         at the end of that worker. Use :meth:`once` for resources shared by workers.
         """
-        self._finalizers.append(fn)
+        self._finalizers.append((phase, len(self._finalizers), fn))
 
     # -- test results ---------------------------------------------------------------------------
 
@@ -419,7 +428,9 @@ class PipelineRun:
         self.flush()
         problems: list[str] = []
         while self._finalizers:
-            fn = self._finalizers.pop()
+            entry = min(self._finalizers, key=lambda item: (item[0], -item[1]))
+            self._finalizers.remove(entry)
+            fn = entry[2]
             try:
                 fn()
             except Exception as error:
