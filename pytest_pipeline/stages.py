@@ -7,11 +7,13 @@ stage is skipped with the reason :meth:`Halt.reason`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePath
+from typing import Any
 
 
 class Stage(Enum):
@@ -156,12 +158,14 @@ class Gate:
 
 _IDENT = r"(?:\w|:|\+|-|\.|\[|\]|\\|/)+"
 # marker(kwarg=value, ...) is one token: its match depends on the arguments
-_TOKEN = re.compile(rf"\s*(?:({_IDENT}\s*\([^()]*\))|(\()|(\))|({_IDENT}))")
-_UNKNOWN = None  # three-valued logic: True, False or unknown
+_TOKEN = re.compile(rf"\s*(?:((?!(?:and|or|not)\b){_IDENT}\s*\([^()]*\))|(\()|(\))|({_IDENT}))")
+Node = tuple[Any, ...]
+"""("or", a, b) | ("and", a, b) | ("not", a) | ("const", bool) | ("var", name)"""
+MAX_FREE_MARKERS = 12  # beyond that, answer "maybe" instead of trying 2**n assignments
 
 
 class _Parser:
-    """Kleene three-valued evaluation of a pytest marker expression for one stage."""
+    """A parser of pytest marker expressions into a small tree, for one stage."""
 
     def __init__(self, expression: str, stage: Stage) -> None:
         self.tokens = self._tokenize(expression)
@@ -193,62 +197,71 @@ class _Parser:
         self.position += 1
         return token
 
-    def parse(self) -> bool | None:
+    def parse(self) -> Node:
         if not self.tokens:
-            return True
-        value = self._or()
+            return ("const", True)
+        tree = self._or()
         if self._peek() is not None:
             raise ValueError(f"unexpected {self._peek()!r}")
-        return value
+        return tree
 
-    def _or(self) -> bool | None:
-        value = self._and()
+    def _or(self) -> Node:
+        tree = self._and()
         while self._peek() == "or":
             self._take()
-            right = self._and()
-            value = (
-                True
-                if value is True or right is True
-                else (False if value is False and right is False else _UNKNOWN)
-            )
-        return value
+            tree = ("or", tree, self._and())
+        return tree
 
-    def _and(self) -> bool | None:
-        value = self._not()
+    def _and(self) -> Node:
+        tree = self._not()
         while self._peek() == "and":
             self._take()
-            right = self._not()
-            value = (
-                False
-                if value is False or right is False
-                else (True if value is True and right is True else _UNKNOWN)
-            )
-        return value
+            tree = ("and", tree, self._not())
+        return tree
 
-    def _not(self) -> bool | None:
+    def _not(self) -> Node:
         if self._peek() == "not":
             self._take()
-            value = self._not()
-            return _UNKNOWN if value is _UNKNOWN else not value
+            return ("not", self._not())
         return self._atom()
 
-    def _atom(self) -> bool | None:
+    def _atom(self) -> Node:
         token = self._take()
         if token == "(":
-            value = self._or()
+            tree = self._or()
             if self._take() != ")":
                 raise ValueError("missing ')'")
-            return value
+            return tree
         if token in (")", "and", "or", "not"):
             raise ValueError(f"unexpected {token!r}")
-        if "(" in token:
-            name = token.split("(", 1)[0].strip()
-            return False if name in STAGE_NAMES and name != self.stage.value else _UNKNOWN
-        if token == self.stage.value:
-            return True
-        if token in STAGE_NAMES:
-            return False  # a test has one stage marker
-        return _UNKNOWN
+        name = token.split("(", 1)[0].strip()
+        if name in STAGE_NAMES and name != self.stage.value:
+            return ("const", False)  # a test has one stage marker
+        if name == self.stage.value and "(" not in token:
+            return ("const", True)
+        # another marker, or the stage marker with arguments: either value is possible
+        return ("var", token)
+
+
+def _variables(tree: Node) -> set[str]:
+    if tree[0] == "var":
+        return {tree[1]}
+    if tree[0] == "const":
+        return set()
+    return set().union(*(_variables(child) for child in tree[1:]))
+
+
+def _evaluate(tree: Node, values: dict[str, bool]) -> bool:
+    kind = tree[0]
+    if kind == "const":
+        return bool(tree[1])
+    if kind == "var":
+        return values[tree[1]]
+    if kind == "not":
+        return not _evaluate(tree[1], values)
+    if kind == "and":
+        return _evaluate(tree[1], values) and _evaluate(tree[2], values)
+    return _evaluate(tree[1], values) or _evaluate(tree[2], values)
 
 
 def stage_may_be_selected(markexpr: str, stage: Stage) -> bool:
@@ -257,6 +270,13 @@ def stage_may_be_selected(markexpr: str, stage: Stage) -> bool:
     A malformed expression answers True: pytest reports the error itself.
     """
     try:
-        return _Parser(markexpr or "", stage).parse() is not False
+        tree = _Parser(markexpr or "", stage).parse()
     except ValueError:
         return True
+    names = sorted(_variables(tree))
+    if len(names) > MAX_FREE_MARKERS:
+        return True
+    return any(
+        _evaluate(tree, dict(zip(names, combination, strict=True)))
+        for combination in itertools.product((False, True), repeat=len(names))
+    )
