@@ -147,7 +147,7 @@ def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
         if version is None:
             loose.append(entry.name)
         else:
-            pins.append(vulns.Pin(entry.name, str(version), entry.source, entry.line))
+            pins.append(vulns.Pin(entry.requirement.name, str(version), entry.source, entry.line))
     return pins, loose
 
 

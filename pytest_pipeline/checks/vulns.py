@@ -17,6 +17,7 @@ import math
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -334,8 +335,10 @@ def audit(
 ) -> AuditResult:
     """Audit with the first trustworthy pip-audit service, else the OSV directory."""
     notes: list[str] = []
-    for service in services:
-        why_not = probe_service(service, timeout=timeout)
+    # Probe every service at once; use the first trustworthy one in the given order.
+    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+        verdicts = list(pool.map(lambda s: probe_service(s, timeout=timeout), services))
+    for service, why_not in zip(services, verdicts, strict=True):
         if why_not is None:
             try:
                 result = audit_pip_audit(pins, service, timeout)
