@@ -1,0 +1,169 @@
+"""Unit tests of the core's pure parts: stages, the gate, settings parsing, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_pipeline import cli
+from pytest_pipeline.config import ConfigError, PipelineConfig
+from pytest_pipeline.options import SETTINGS, PipelineOptions, Setting, SettingError, setting
+from pytest_pipeline.stages import (
+    Gate,
+    Stage,
+    StageConflictError,
+    stage_from_path,
+    stage_may_be_selected,
+    stage_of_markers,
+)
+
+
+def test_stage_order_and_descriptions() -> None:
+    assert [stage.order for stage in Stage] == [1, 2, 3, 4, 5]
+    assert sorted([Stage.MONITORING, Stage.PREDEPLOY, Stage.DEPLOY]) == [
+        Stage.PREDEPLOY,
+        Stage.DEPLOY,
+        Stage.MONITORING,
+    ]
+    assert all(stage.description.startswith(f"stage {stage.order}: ") for stage in Stage)
+    with pytest.raises(ValueError, match="unknown stage 'deploi'"):
+        Stage.from_name("deploi")
+
+
+@pytest.mark.parametrize(
+    ("path", "stage"),
+    [
+        ("suites/infra/test_stack.py", Stage.INFRA),
+        ("suites/postdeploy/images/test_crop.py", Stage.POSTDEPLOY),
+        ("/repo/suites/deploy/test_x.py", Stage.DEPLOY),
+        ("tests/deploy/test_bundle.py", None),
+        ("suites/test_misc.py", None),
+        ("suites/deploy", None),
+        ("suites/staging/test_x.py", None),
+    ],
+)
+def test_stage_from_path(path: str, stage: Stage | None) -> None:
+    assert stage_from_path(path) is stage
+
+
+def test_stage_of_markers() -> None:
+    assert stage_of_markers(["slow", "infra", "infra"]) is Stage.INFRA
+    assert stage_of_markers(["slow"]) is None
+    with pytest.raises(StageConflictError, match="marked predeploy, deploy"):
+        stage_of_markers(["deploy", "predeploy"])
+
+
+def test_gate_halts_later_stages_on_the_earliest_failure() -> None:
+    gate = Gate()
+    assert gate.halt_for(Stage.MONITORING) is None
+    gate.record_failure(Stage.DEPLOY, "suites/deploy/t.py::a", "\nRuntimeError: boom\nmore")
+    gate.record_failure(Stage.DEPLOY, "suites/deploy/t.py::b", "second")
+    assert gate.halt_for(Stage.DEPLOY) is None  # a stage does not gate itself
+    halt = gate.halt_for(Stage.POSTDEPLOY)
+    assert halt is not None
+    assert halt.reason() == (
+        "pipeline halted: deploy failed (suites/deploy/t.py::a: RuntimeError: boom)"
+    )
+    gate.record_failure(Stage.PREDEPLOY, "p::x", "E")
+    assert gate.halt_for(Stage.POSTDEPLOY).stage is Stage.PREDEPLOY  # type: ignore[union-attr]
+    assert gate.failed_stages() == [Stage.PREDEPLOY, Stage.DEPLOY]
+    assert Gate(enabled=False).halt_for(Stage.INFRA) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("", True),
+        ("predeploy", True),
+        ("not predeploy", False),
+        ("infra or deploy", False),
+        ("not slow", True),
+        ("predeploy(tool='bandit') and not slow", True),
+        ("infra(x=1)", False),
+        ("slow and not slow", False),
+        ("((", True),  # malformed: pytest reports it
+    ],
+)
+def test_stage_may_be_selected_for_predeploy(expression: str, expected: bool) -> None:
+    assert stage_may_be_selected(expression, Stage.PREDEPLOY) is expected
+
+
+def test_setting_declarations_are_consistent() -> None:
+    names = [spec.name for spec in SETTINGS]
+    assert len(names) == len(set(names))
+    for spec in SETTINGS:
+        assert spec.help, spec.name
+        assert spec.env_var == "PIPELINE_" + spec.name.upper().replace("-", "_")
+    with pytest.raises(ValueError, match="unknown kind"):
+        Setting("x", "number")
+    with pytest.raises(KeyError, match="did you mean 'aws-region'"):
+        setting("aws-regio")
+
+
+def test_list_env_vars_split_on_commas_and_semicolons(tmp_path: Path) -> None:
+    options = PipelineOptions.resolve(
+        environ={"PIPELINE_NOTIFICATION_CHANNELS": "sns; webhook,log", "PIPELINE_ALERT_ONLY": ""},
+        rootdir=tmp_path,
+    )
+    assert options.get("notification-channels") == ("sns", "webhook", "log")
+    assert options.source("alert-only") == "default"  # an empty variable counts as unset
+    assert options.get("reports-dir") == tmp_path / "reports"
+    assert options.stack_name == "passport-photo-dev"
+    with pytest.raises(KeyError, match="did you mean 'env'"):
+        options.get("evn")
+
+
+def test_stack_name_template_and_typed_properties(tmp_path: Path) -> None:
+    options = PipelineOptions.resolve(
+        flags={"env": "prod", "stack-name": "photos-{env}-blue", "no-gate": "true"},
+        rootdir=tmp_path,
+    )
+    assert options.stack_name == "photos-prod-blue"
+    assert options.no_gate is True
+    assert options.gate_timeout == 1800.0
+    assert options.vuln_db is None
+    assert options.target_url is None
+
+
+def test_explicit_template_must_exist_but_the_default_may_be_absent(tmp_path: Path) -> None:
+    PipelineOptions.resolve(rootdir=tmp_path)  # default infra/template.yaml is absent: fine
+    with pytest.raises(SettingError, match=r"'template' \(from --template\): .* does not exist"):
+        PipelineOptions.resolve(flags={"template": "nope.yaml"}, rootdir=tmp_path)
+    (tmp_path / "t.yaml").write_text("Resources: {}\n")
+    options = PipelineOptions.resolve(flags={"template": "t.yaml"}, rootdir=tmp_path)
+    assert PipelineConfig.from_options(options).cloudformation_template == tmp_path / "t.yaml"
+
+
+def test_config_validation_and_json_errors() -> None:
+    with pytest.raises(ConfigError, match=r"max-instances.*must be >= min-instances"):
+        PipelineConfig(environment="dev", min_instances=3, max_instances=2)
+    with pytest.raises(ConfigError, match="'qa' is not one of"):
+        PipelineConfig(environment="qa")
+    with pytest.raises(ConfigError, match="unknown field"):
+        PipelineConfig.from_dict({"environment": "dev", "colour": "blue"})
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        PipelineConfig.from_json("{")
+
+
+def test_cli_dispatches_and_suggests(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["stages"]) == 0
+    assert "1  predeploy" in capsys.readouterr().out
+    assert cli.main(["stgaes"]) == 2
+    assert "did you mean 'stages'?" in capsys.readouterr().err
+    assert cli.main([]) == 2
+    assert cli.main(["--help"]) == 0
+    assert "settings" in capsys.readouterr().out
+
+
+def test_cli_settings_reads_pyproject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest-pipeline]\naws-region = "eu-west-1"\n')
+    monkeypatch.setenv("PIPELINE_LOAD_USERS", "3")
+    assert cli.main(["settings", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "aws-region = eu-west-1  [pyproject [tool.pytest-pipeline]]" in out
+    assert "load-users = 3  [env PIPELINE_LOAD_USERS]" in out
+    monkeypatch.setenv("PIPELINE_ENV", "qa")
+    assert cli.main(["settings", str(tmp_path)]) == 4
