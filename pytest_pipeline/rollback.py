@@ -293,7 +293,8 @@ def _remediation(target: DeployTarget, environment: str, label: str | None) -> s
     if target.name == "elasticbeanstalk":
         return (
             f"restore {wanted} by hand: `aws elasticbeanstalk update-environment "
-            f"--environment-name <environment> --version-label {wanted}`, then check the "
+            f"--environment-name {getattr(target, 'environment', '<environment>')} "
+            f"--version-label {wanted}`, then check the "
             "environment is Ready and Green and read the instance logs (`eb logs`)"
         )
     return (
