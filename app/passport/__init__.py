@@ -76,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app,
             origins="*" if wildcard else list(settings.allowed_origins),
             supports_credentials=False,
+            send_wildcard=wildcard,
             methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],

@@ -8,7 +8,9 @@ replication so faces that touch the frame edge are still found.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -29,6 +31,8 @@ MIN_NEIGHBORS = 4  # coarse pass
 FINE_SCALE_FACTOR = 1.1  # the fine pass steps more finely: small faces are easy to skip
 FINE_MIN_NEIGHBORS = 3
 MIN_SIZE = 20  # smallest face searched, in working-image pixels
+# Cascades are shared per process and keep per-image state while detecting: one at a time.
+_DETECT_LOCK = threading.Lock()
 RELEVANT_FRACTION = 0.5  # faces narrower than this share of the largest are ignored
 
 
@@ -54,8 +58,8 @@ class FaceDetector:
     def __init__(self, cascade_path: Path | None = None) -> None:
         folder = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
         self.path = cascade_path or folder / CASCADE
-        self._cascade = _load(self.path)
-        self._verifier = _load(folder / VERIFY_CASCADE)
+        self._cascade = _load(str(self.path))
+        self._verifier = _load(str(folder / VERIFY_CASCADE))
 
     def detect(self, rgb: Pixels) -> list[Face]:
         """Faces found in an RGB (or grayscale) image, largest first, small noise removed.
@@ -67,10 +71,15 @@ class FaceDetector:
         gray = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if min(gray.shape[:2]) < 8:
             return []
+        with _DETECT_LOCK:
+            return self._detect(gray)
+
+    def _detect(self, gray: Pixels) -> list[Face]:
         coarse = _scale(gray.shape[:2], COARSE_SIDE)
         faces = self._pass(gray, coarse, None, SCALE_FACTOR, MIN_NEIGHBORS)
         fine = _scale(gray.shape[:2], FINE_SIDE)
-        if not faces and fine > coarse * 1.05:
+        # The fine pass only helps when the coarse one had to shrink the image.
+        if not faces and coarse < 1.0 and fine > coarse * 1.05:
             # Faces the coarse pass could not see are at most MIN_SIZE coarse pixels wide.
             limit = int(MIN_SIZE * fine / coarse * 1.2)
             found = self._pass(gray, fine, limit, FINE_SCALE_FACTOR, FINE_MIN_NEIGHBORS)
@@ -138,8 +147,10 @@ def _scale(shape: tuple[int, ...], side: int) -> float:
     return min(scale, MAX_WORK_SIDE / max(height, width))
 
 
-def _load(path: Path) -> cv2.CascadeClassifier:
-    cascade = cv2.CascadeClassifier(str(path))
+@lru_cache(maxsize=8)
+def _load(path: str) -> cv2.CascadeClassifier:
+    """A cascade parsed once per process (the XML files take a while to parse)."""
+    cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise RuntimeError(f"could not load the face cascade {path}; reinstall opencv-python")
     return cascade

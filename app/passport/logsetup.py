@@ -39,12 +39,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is at the time (it may be replaced after start)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send the `passport` loggers to stdout as JSON (idempotent)."""
     logger = logging.getLogger("passport")
     if any(getattr(h, "_passport", False) for h in logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler._passport = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -40,6 +40,18 @@ def _clean(text: str, limit: int = _MAX_ATTR) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSIONS: list[boto3.session.Session] = []
+
+
+def shared_session() -> boto3.session.Session:
+    """One boto3 session per process: its loaded service models make new clients cheap."""
+    with _SESSION_LOCK:
+        if not _SESSIONS:
+            _SESSIONS.append(boto3.session.Session())
+        return _SESSIONS[0]
+
+
 class Aws:
     """Lazily created boto3 clients shared by the app's threads."""
 
@@ -53,12 +65,7 @@ class Aws:
         key = (service, probe)
         with self._lock:
             if key not in self._clients:
-                session = boto3.session.Session()
-                self._clients[key] = session.client(
-                    service,  # type: ignore[call-overload]
-                    region_name=self.settings.region,
-                    config=_PROBE_CONFIG if probe else _CLIENT_CONFIG,
-                )
+                self._clients[key] = _client(service, self.settings.region, probe)
             return self._clients[key]
 
     def put_validation(
@@ -136,6 +143,16 @@ class Aws:
             return None
         secret = value.get("SecretString")
         return secret if isinstance(secret, str) else None
+
+
+def _client(service: str, region: str, probe: bool) -> Any:
+    session = shared_session()
+    with _SESSION_LOCK:  # client creation from a shared session is not thread-safe
+        return session.client(
+            service,  # type: ignore[call-overload]
+            region_name=region,
+            config=_PROBE_CONFIG if probe else _CLIENT_CONFIG,
+        )
 
 
 def _error_code(exc: Exception) -> str:

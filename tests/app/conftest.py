@@ -1,0 +1,73 @@
+"""Fixtures for the reference backend's tests: the app on moto's in-process AWS mock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from moto import mock_aws
+
+from .helpers import BUCKET, REGION, TABLE, create_resources
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a fixed region; no endpoint or app settings leak in from outside."""
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "TABLE_NAME",
+        "BUCKET_NAME",
+        "ALLOWED_ORIGINS",
+        "MAX_UPLOAD_MB",
+        "APP_SECRET_ARN",
+        "SEGMENTATION_BACKEND",
+        "EMAIL_CHECK_DELIVERABILITY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[None]:
+    """moto's in-process AWS with the table and bucket the app is configured for."""
+    with mock_aws():
+        create_resources()
+        yield
+
+
+@pytest.fixture
+def make_app(aws_env: None) -> Callable[..., Flask]:
+    """Factory: `make_app(**settings)` builds the app with the test table and bucket."""
+    from passport import create_app
+
+    def make(**overrides: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "table_name": TABLE,
+            "bucket_name": BUCKET,
+            "health_cache_seconds": 0.0,
+        }
+        settings.update(overrides)
+        app = create_app(settings)
+        app.testing = False  # errors must go through the handlers, as in production
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(aws: None, make_app: Callable[..., Flask]) -> Flask:
+    """The app with healthy dependencies and CORS for https://app.example."""
+    return make_app(allowed_origins=("https://app.example",))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask test client of `app`."""
+    return app.test_client()
