@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+import botocore.session
 import requests
 from botocore.config import Config
 
@@ -236,6 +237,23 @@ def stop_server(state: dict[str, Any]) -> None:
         kill_pid(int(state["pid"]))
 
 
+_loader_lock = threading.Lock()
+_loader: Any = None
+
+
+def _new_session() -> Any:
+    """A boto3 session sharing one botocore data loader: service models (large JSON files)
+    are then parsed once per process instead of once per client."""
+    global _loader
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if _loader is None:
+            _loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core)
+
+
 def find_credentials(region: str = DEFAULT_REGION) -> str | None:
     """Where boto3 would take credentials from (``env``, ``shared-credentials-file``...)."""
     credentials = boto3.session.Session(region_name=region).get_credentials()
@@ -296,8 +314,7 @@ class AwsContext:
                 if self.dummy_credentials:
                     kwargs["aws_access_key_id"] = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
                     kwargs["aws_secret_access_key"] = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-                session: Any = boto3.session.Session()
-                self._clients[key] = session.client(service, **kwargs)
+                self._clients[key] = _new_session().client(service, **kwargs)
             return self._clients[key]
 
     def env(self) -> dict[str, str]:

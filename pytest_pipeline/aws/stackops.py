@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -58,11 +59,24 @@ def call(what: str, fn: Callable[[], Any], deadline: float = 60.0) -> Any:
 
 
 def error_text(error: BaseException) -> str:
+    """``Code: message`` of an AWS error, whatever shape the backend gave it."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}"
+    text = " ".join(str(error).split())
+    # Emulators sometimes answer in the wrong protocol (JSON to an XML client): dig out
+    # the error code and message instead of a parser complaint.
+    message = re.search(r'"message": ?"([^"]+)"', text) or re.search(
+        r"<Message>(.*?)</Message>", text
+    )
+    code = re.search(r'"__type": ?"(?:[^"#]*#)?([^"]+)"', text) or re.search(
+        r"<Code>(.*?)</Code>", text
+    )
+    if message:
+        return f"{code.group(1) if code else type(error).__name__}: {message.group(1)}"
+    if "500 Internal Server Error" in text:
+        return f"{type(error).__name__}: the backend answered HTTP 500 without a reason"
+    return f"{type(error).__name__}: {text[:300]}"
 
 
 def describe(ctx: AwsContext, stack_name: str) -> dict[str, Any] | None:

@@ -133,11 +133,14 @@ def provision(
     tags: Mapping[str, str] | None = None,
     timeout: float = 900.0,
     on_event: EventSink | None = None,
+    *,
+    lint: bool = True,
 ) -> InfrastructureState:
     """Create or update ``stack_name`` from the template and return its state.
 
     An unchanged template is recognised and is no error. On failure the partial stack is
     deleted, the account is checked for leftovers, and ``StackError`` says why and what to do.
+    ``lint=False`` skips cfn-lint (for callers that linted the template already).
     """
     path = Path(template_path)
     text = path.read_text(encoding="utf-8")
@@ -145,11 +148,11 @@ def provision(
     params = {k: str(v) for k, v in (parameters or {}).items()}
     if "Emulated" in (template.get("Parameters") or {}) and "Emulated" not in params:
         params["Emulated"] = "true" if ctx.emulated else "false"
-    lint = _lint_errors(path)
-    if lint:
+    lint_errors = _lint_errors(path) if lint else []
+    if lint_errors:
         raise StackError(
             stack_name,
-            f"template {path} is invalid: {'; '.join(lint)}",
+            f"template {path} is invalid: {'; '.join(lint_errors)}",
             "correct the template (run cfn-lint on it); no stack was created",
         )
     problems = cfn.validate_parameters(template, params)
@@ -279,25 +282,64 @@ def _run_change_set(
     )
 
 
+WAITING_TYPES = ("AWS::CloudFormation::CustomResource", "AWS::CloudFormation::WaitCondition")
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+
+
 def _failing_resource(
     ctx: AwsContext,
     stack: str,
     template: Mapping[str, Any],
     declared: Mapping[str, str],
     failed: list[dict[str, Any]],
-) -> str | None:
+    timed_out: bool,
+) -> tuple[str | None, str]:
+    """The resource that failed (or hangs), and what the backend said about it.
+
+    Failed events name it on AWS. moto has no resource events: there it is the first
+    resource, in creation order, that the backend does not list (or cannot describe), or,
+    past a deadline, a resource that waits for an external answer.
+    """
     for event in failed:
         if event.get("LogicalResourceId") and event.get("LogicalResourceId") != stack:
-            return str(event["LogicalResourceId"])
-    created = stack_resources(ctx, stack)
-    for logical_id in cfn.creation_order(template):
-        if (
-            logical_id in declared
-            and logical_id not in created
-            and declared[logical_id] in inventory.KIND_OF_TYPE
-        ):
-            return logical_id
-    return None
+            return str(event["LogicalResourceId"]), str(event.get("ResourceStatusReason", ""))
+    checkable = [
+        logical_id
+        for logical_id in cfn.creation_order(template)
+        if logical_id in declared
+        and (
+            declared[logical_id] in inventory.KIND_OF_TYPE
+            or declared[logical_id].startswith("Custom::")
+            or declared[logical_id] in WAITING_TYPES
+        )
+    ]
+    try:
+        listed: dict[str, tuple[str, str]] | None = stack_resources(ctx, stack)
+    except AWS_ERRORS:
+        listed = None  # moto cannot list a stack whose creation raised
+    if listed is not None:
+        if timed_out:
+            for logical_id in checkable:
+                rtype = declared[logical_id]
+                if logical_id in listed and (
+                    rtype.startswith("Custom::") or rtype in WAITING_TYPES
+                ):
+                    return logical_id, "waits for an answer that never came"
+        for logical_id in checkable:
+            if logical_id not in listed:
+                return logical_id, ""
+        return None, ""
+    probe = ctx.client("cloudformation", max_attempts=1)
+    seen = _seen.setdefault(stack, {})
+    for logical_id in checkable:
+        try:
+            found = probe.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+        except AWS_ERRORS as error:
+            return logical_id, error_text(error)
+        detail = found["StackResourceDetail"]
+        # Remember what exists, so delete() can prove it is gone.
+        seen[logical_id] = (detail["ResourceType"], detail.get("PhysicalResourceId", ""))
+    return None, ""
 
 
 def _fail(
@@ -313,7 +355,9 @@ def _fail(
     with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
         events.poll()
     failed = events.failed()
-    culprit = _failing_resource(ctx, stack, template, declared, failed)
+    culprit, said = _failing_resource(
+        ctx, stack, template, declared, failed, isinstance(error, RetryError)
+    )
     reasons = [
         f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason', 'no reason given')}"
         for e in failed
@@ -329,6 +373,8 @@ def _fail(
         hint = "correct the resource named above in the template or its parameters"
     if culprit:
         reason += f"; failing resource: {culprit} ({declared.get(culprit, '?')})"
+        if said and said not in reason:
+            reason += f": {said}"
     if reasons:
         reason += f"; failed events: {' | '.join(reasons)}"
     if not creating:
@@ -464,7 +510,11 @@ def delete(
     """
     resources = {k: (str(v[0]), str(v[1])) for k, v in (known or {}).items()}
     resources.update(_seen.pop(stack_name, {}))
-    resources.update(stack_resources(ctx, stack_name))
+    try:
+        resources.update(stack_resources(ctx, stack_name))
+    except AWS_ERRORS as error:
+        # moto cannot list a stack whose creation raised; what was recorded must do.
+        log.info("cannot list the resources of %s (%s)", stack_name, error_text(error))
     events = EventStream(ctx, stack_name, None)
     if describe(ctx, stack_name) is not None:
         events.mark_existing()
