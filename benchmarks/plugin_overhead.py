@@ -1,0 +1,99 @@
+"""Wall time of 2,000 trivial tests with the pipeline plugin and with ``-p no:pipeline``.
+
+Half of the tests live under ``suites/<stage>/`` (staged: marked, sorted and gated), half
+in a plain ``tests/`` folder, so every per-test path of the plugin runs. Each variant runs
+``--repeat`` times in fresh subprocesses; the best run of each is compared (the least
+disturbed by other load on the machine). The target is a ratio of at most 1.10.
+
+    python benchmarks/plugin_overhead.py [--tests 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STAGES = ("predeploy", "infra", "deploy", "postdeploy", "monitoring")
+PER_FILE = 100
+TARGET = 1.10
+
+
+def make_project(root: Path, count: int) -> None:
+    """Write ``count`` trivial tests: half staged by folder, half unstaged."""
+    (root / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\naddopts = ''\ntestpaths = ['suites', 'tests']\n"
+    )
+    files = max(1, count // PER_FILE)
+    for index in range(files):
+        if index % 2 == 0:
+            folder = root / "suites" / STAGES[(index // 2) % len(STAGES)]
+        else:
+            folder = root / "tests"
+        folder.mkdir(parents=True, exist_ok=True)
+        body = "".join(
+            f"def test_{index}_{n}():\n    assert {n} == {n}\n\n" for n in range(PER_FILE)
+        )
+        (folder / f"test_bench_{index}.py").write_text(body)
+
+
+def run(root: Path, extra: list[str]) -> tuple[float, str]:
+    """Run pytest once; return the wall time and its last output line."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"pytest failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    """Print both timings side by side and whether the ratio meets the target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        root = Path(tmp)
+        make_project(root, args.tests)
+        variants = {
+            "with plugin": [],
+            "-p no:pipeline": ["-p", "no:pipeline"],
+            # start-up and collection alone, to tell fixed costs from per-test costs
+            "with, --co": ["--collect-only"],
+            "without, --co": ["--collect-only", "-p", "no:pipeline"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        summary: dict[str, str] = {}
+        run(root, [])  # warm the import and bytecode caches
+        for _ in range(args.repeat):
+            for name, extra in variants.items():  # interleaved: same machine load for both
+                elapsed, summary[name] = run(root, extra)
+                times[name].append(elapsed)
+    print(f"{args.tests} trivial tests, best and median of {args.repeat} runs each")
+    print(f"{'variant':<16} {'best s':>8} {'median s':>9}  result")
+    for name, values in times.items():
+        print(f"{name:<16} {min(values):>8.2f} {statistics.median(values):>9.2f}  {summary[name]}")
+    best = {name: min(values) for name, values in times.items()}
+    fixed = best["with, --co"] - best["without, --co"]
+    per_test = (best["with plugin"] - best["with, --co"]) - (
+        best["-p no:pipeline"] - best["without, --co"]
+    )
+    print(f"start-up + collection cost of the plugin: {fixed:+.2f}s")
+    print(
+        f"run-phase cost of the plugin: {per_test:+.2f}s "
+        f"({per_test / args.tests * 1e6:+.0f} us/test)"
+    )
+    ratio = best["with plugin"] / best["-p no:pipeline"]
+    verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
+    print(f"ratio (best with / best without): {ratio:.3f} (target <= {TARGET:.2f}) {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
