@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from pytest_pipeline.aws import inventory
+from pytest_pipeline.aws.stackops import error_text
 
 Status = Literal["ok", "exceeded", "unknown"]
 
@@ -68,22 +69,46 @@ class QuotaCheck:
         }
 
 
+class _Unanswerable(BotoCoreError):
+    fmt = "{detail}"
+
+
 def _error_text(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()[:160]
-    return f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+    if isinstance(error, _Unanswerable):
+        return str(error)
+    return error_text(error)[:200]
+
+
+# (endpoint, operation) → why: APIs a backend does not implement stay unimplemented, so
+# they are asked once per process rather than before every stack.
+_unanswerable: dict[tuple[str, str], str] = {}
+
+
+def _ask(client: Any, operation: str, **kwargs: Any) -> Any:
+    key = (str(client.meta.endpoint_url), operation)
+    if key in _unanswerable:
+        raise _Unanswerable(detail=_unanswerable[key])
+    try:
+        return getattr(client, operation)(**kwargs)
+    except (ClientError, ResponseParserError) as error:
+        status = 500
+        if isinstance(error, ClientError):
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        text = _error_text(error)
+        if status >= 500 or "not available in the current Region" in text:
+            _unanswerable[key] = f"{operation}: {text}"
+        raise
 
 
 def _service_quota(ctx: _Context, service: str, code: str) -> tuple[int | None, str]:
     client = ctx.client("service-quotas", max_attempts=1)
     try:
-        value = client.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
-        return int(value), f"service-quotas {service}/{code}"
+        answer = _ask(client, "get_service_quota", ServiceCode=service, QuotaCode=code)
+        return int(answer["Quota"]["Value"]), f"service-quotas {service}/{code}"
     except (ClientError, BotoCoreError, ResponseParserError) as error:
         first = _error_text(error)
     try:
-        value = client.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)
+        value = _ask(client, "get_aws_default_service_quota", ServiceCode=service, QuotaCode=code)
         return int(value["Quota"]["Value"]), f"default service-quotas {service}/{code}"
     except (ClientError, BotoCoreError, ResponseParserError) as error:
         return None, f"service-quotas {service}/{code} unavailable ({first}; {_error_text(error)})"
@@ -108,7 +133,7 @@ def _check(
 
 def _stack_limit(ctx: _Context) -> tuple[int | None, str]:
     try:
-        limits = ctx.client("cloudformation", max_attempts=1).describe_account_limits()
+        limits = _ask(ctx.client("cloudformation", max_attempts=1), "describe_account_limits")
         for limit in limits.get("AccountLimits", []):
             if limit["Name"] == "StackLimit":
                 return int(limit["Value"]), "cloudformation DescribeAccountLimits"

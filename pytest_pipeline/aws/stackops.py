@@ -62,7 +62,10 @@ def error_text(error: BaseException) -> str:
     """``Code: message`` of an AWS error, whatever shape the backend gave it."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
-        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}"
+        said = " ".join(str(info.get("Message", "")).split())
+        if "<html" in said.lower():
+            said = "the backend answered with an HTML error page (not implemented?)"
+        return f"{info.get('Code', 'Error')}: {said}"
     text = " ".join(str(error).split())
     # Emulators sometimes answer in the wrong protocol (JSON to an XML client): dig out
     # the error code and message instead of a parser complaint.
