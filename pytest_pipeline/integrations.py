@@ -23,7 +23,7 @@ import pytest
 from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
 from pytest_pipeline.reporting import github, logs, record
 from pytest_pipeline.reporting.recorder import Recorder
-from pytest_pipeline.reporting.redact import redact
+from pytest_pipeline.reporting.redact import default_redactor, redact, register_secrets
 from pytest_pipeline.reporting.summary import (
     RunSummary,
     build_summary,
@@ -45,6 +45,16 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     config.pluginmanager.register(plugin, "pipeline-reporting")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def redact_report(report: pytest.TestReport) -> None:
+    """Mask secrets in a report's error text and captured sections (terminal, JUnit, HTML)."""
+    if report.longrepr is not None:
+        text = report.longreprtext
+        masked = redact(text)
+        if masked != text:  # keep the structured longrepr (file, line) unless it leaks
+            report.longrepr = masked
+    report.sections = [(title, redact(content)) for title, content in report.sections]
 
 
 def _git_commit(root: Path) -> str | None:
@@ -144,6 +154,7 @@ class ReportingPlugin:
         self.annotations: list[github.Annotation] = []
         self.written: list[str] = []
         self.record_path: Path | None = None
+        self._secrets_mark = 0
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -205,8 +216,27 @@ class ReportingPlugin:
 
     # -- hooks ----------------------------------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Redact the report's error text and captured output where they hold a secret; in a
+        worker, hand newly registered secrets to the controller with the report."""
+        report = yield
+        redact_report(report)
+        if self.run.role == "worker":
+            new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
+            if new:
+                report.pipeline_secrets = new  # type: ignore[attr-defined]
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Log every failure and keep it as a GitHub annotation (owning process)."""
+        """Take a worker's secrets off its report before anything writes it; log every
+        failure and keep it as a GitHub annotation (owning process)."""
+        secrets = report.__dict__.pop("pipeline_secrets", None)
+        if secrets:
+            register_secrets(str(value) for value in secrets)
         if not self.run.owns_run or not report.failed:
             return
         crash: Any = getattr(report.longrepr, "reprcrash", None)

@@ -59,6 +59,7 @@ class Redactor:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ
         self._registered: set[str] = set()
+        self._order: list[str] = []  # registration order, for handing values to another process
         self._lock = threading.Lock()
         self._cache_key: frozenset[str] | None = None
         self._cache_pattern: re.Pattern[str] | None = None
@@ -68,14 +69,23 @@ class Redactor:
         value = str(value)
         if len(value.strip()) >= MIN_REGISTERED_LENGTH:
             with self._lock:
-                self._registered.add(value)
-                # A value read from a file or JSON often reaches output with its line ends.
-                self._registered.add(value.strip())
+                for item in (value, value.strip()):
+                    # A value read from a file often reaches output with its line ends.
+                    if item not in self._registered:
+                        self._registered.add(item)
+                        self._order.append(item)
 
     def clear(self) -> None:
         """Forget the values registered at run time."""
         with self._lock:
             self._registered.clear()
+            self._order.clear()
+
+    def registered_since(self, mark: int) -> tuple[list[str], int]:
+        """Values registered after position ``mark``, and the new mark (for xdist workers,
+        which hand them to the controller in memory, never through a file)."""
+        with self._lock:
+            return list(self._order[mark:]), len(self._order)
 
     def env_secrets(self) -> list[str]:
         """Values of environment variables whose names say they hold a secret."""

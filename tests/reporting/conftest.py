@@ -54,4 +54,14 @@ render_collapsed = "never"
 """
     )
     pytester.makepyfile(test_pipeline=SAMPLE.replace("FAIL_INFRA", "False"))
+    pytester.makeconftest(
+        """
+import logging
+import pytest
+
+@pytest.fixture(autouse=True)
+def step():
+    logging.getLogger("pytest_pipeline.deploy").info("health wait done", extra={"status": "ok"})
+"""
+    )
     return pytester

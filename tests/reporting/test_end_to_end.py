@@ -66,6 +66,10 @@ def test_failed_run_reports_everywhere(
     log = outputs["pipeline.log"]
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR .*test_stack", log, re.M)
     assert "status=failed" in log and "notification log" in log
+    # without -v the execution log goes to the file only
+    assert "health wait done" in log
+    live = re.compile(r"^\S+Z INFO +pytest_pipeline\.deploy status=ok health wait done", re.M)
+    assert not live.search(result.stdout.str())
 
 
 @pytest.mark.slow
@@ -89,18 +93,32 @@ def test_passing_run_under_xdist_keeps_extras(project: pytest.Pytester) -> None:
 
 @pytest.mark.slow
 def test_live_log_with_verbose(project: pytest.Pytester) -> None:
-    project.makeconftest(
-        """
-import logging
-import pytest
-
-@pytest.fixture(autouse=True)
-def step():
-    logging.getLogger("pytest_pipeline.deploy").info("health wait done", extra={"status": "ok"})
-"""
-    )
     result = project.runpytest_subprocess("-v")
     result.stdout.fnmatch_lines(["*Z INFO    pytest_pipeline.deploy status=ok health wait done"])
-    quiet = project.runpytest_subprocess()
-    assert "health wait done" not in quiet.stdout.str()
-    assert "health wait done" in (project.path / "reports" / "pipeline.log").read_text()
+
+
+@pytest.mark.slow
+def test_secret_registered_in_a_worker_is_masked_by_the_controller(
+    project: pytest.Pytester,
+) -> None:
+    pytest.importorskip("xdist")
+    project.makepyfile(
+        test_secret="""
+import pytest
+from pytest_pipeline.reporting.redact import register_secret
+
+@pytest.mark.predeploy
+def test_reads_a_secret():
+    value = "SM-" + "value-from-secrets-manager-42"
+    register_secret(value)
+    print("fetched", value)
+    assert value == "expected", f"unexpected secret {value}"
+"""
+    )
+    result = project.runpytest_subprocess("-n", "2", "-rA")
+    result.assert_outcomes(passed=1, failed=1, skipped=2)
+    secret = "SM-value-from-secrets-manager-42"
+    assert secret not in result.stdout.str()
+    for path in (project.path / "reports").iterdir():
+        assert secret not in path.read_text(encoding="utf-8"), f"leaked into {path.name}"
+    assert "[REDACTED]" in (project.path / "reports" / "junit.xml").read_text()
