@@ -82,7 +82,7 @@ def _entry_problems(entry: dict[str, Any], base: Path) -> list[str]:
         # bool is an int in Python; a status of `true` is still wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             problems.append(
-                f"{key!r} must be a {kind.__name__}, got {type(value).__name__} {value!r}"
+                f"{key!r} must be of type {kind.__name__}, got {type(value).__name__} {value!r}"
             )
     if problems:
         return problems

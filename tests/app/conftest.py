@@ -12,26 +12,34 @@ from moto import mock_aws
 
 from .helpers import BUCKET, REGION, TABLE, create_resources
 
+_CLEARED = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "TABLE_NAME",
+    "BUCKET_NAME",
+    "ALLOWED_ORIGINS",
+    "MAX_UPLOAD_MB",
+    "APP_SECRET_ARN",
+    "SEGMENTATION_BACKEND",
+    "EMAIL_CHECK_DELIVERABILITY",
+)
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and a fixed region; no endpoint or app settings leak in from outside."""
-    for name in (
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "TABLE_NAME",
-        "BUCKET_NAME",
-        "ALLOWED_ORIGINS",
-        "MAX_UPLOAD_MB",
-        "APP_SECRET_ARN",
-        "SEGMENTATION_BACKEND",
-        "EMAIL_CHECK_DELIVERABILITY",
-    ):
+
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _CLEARED:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a fixed region; no endpoint or app settings leak in from outside."""
+    _isolate(monkeypatch)
 
 
 @pytest.fixture
@@ -71,3 +79,15 @@ def app(aws: None, make_app: Callable[..., Flask]) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """Flask test client of `app`."""
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def shared_client() -> Iterator[FlaskClient]:
+    """One app on one moto mock for a whole module (read-mostly tests: manifest, properties)."""
+    from passport import create_app
+
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+        _isolate(monkeypatch)
+        create_resources()
+        app = create_app({"table_name": TABLE, "bucket_name": BUCKET})
+        yield app.test_client()
