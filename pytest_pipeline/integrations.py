@@ -31,7 +31,8 @@ from pytest_pipeline.reporting.summary import (
     summary_markdown,
     summary_text,
 )
-from pytest_pipeline.session import PipelineRun
+from pytest_pipeline.session import STAGE_KEY, PipelineRun
+from pytest_pipeline.stages import Stage
 
 RECORDER_KEY = pytest.StashKey[Recorder]()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
@@ -155,6 +156,7 @@ class ReportingPlugin:
         self.written: list[str] = []
         self.record_path: Path | None = None
         self._secrets_mark = 0
+        self._stage: Stage | None = None
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -215,6 +217,16 @@ class ReportingPlugin:
         )
 
     # -- hooks ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Log when this process starts the tests of a new stage."""
+        stage = item.stash.get(STAGE_KEY, None)
+        if stage is not None and stage is not self._stage:
+            if self._stage is not None:
+                log.info("stage %s: last test done", self._stage.value, extra={"status": "done"})
+            self._stage = stage
+            log.info("stage %s started", stage.value, extra={"status": "started"})
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
