@@ -15,7 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "settings": ("pytest_pipeline.cli:show_settings", "every setting, its value and its source"),
+    "settings": (
+        "pytest_pipeline.cli:show_settings",
+        "every setting, its value and its source (--markdown: the README table)",
+    ),
     "stages": ("pytest_pipeline.cli:show_stages", "the pipeline's stages in order"),
 }
 
@@ -58,6 +61,9 @@ def show_settings(argv: list[str]) -> int:
     (its pyproject.toml and the PIPELINE_* environment; no flags) and print them."""
     from pytest_pipeline.options import PipelineOptions, SettingError, read_table
 
+    if argv[:1] == ["--markdown"]:
+        print(settings_markdown())
+        return 0
     rootdir = Path(argv[0]) if argv else Path.cwd()
     try:
         options = PipelineOptions.resolve(
@@ -70,6 +76,27 @@ def show_settings(argv: list[str]) -> int:
         shown = ", ".join(value) if isinstance(value, tuple) else value
         print(f"{name} = {shown}  [{source}]")
     return 0
+
+
+def settings_markdown() -> str:
+    """The README's option reference: one table row per setting."""
+    from pytest_pipeline.options import SETTINGS
+
+    rows = [
+        "| flag | environment variable | kind | default | area | what |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in SETTINGS:
+        choices = ", ".join(spec.choices)
+        kind = f"{spec.kind}: {choices}" if choices else spec.kind
+        default = spec.default
+        if isinstance(default, tuple):
+            default = ", ".join(default) if default else "(none)"
+        shown = "(none)" if default is None else f"`{default}`"
+        rows.append(
+            f"| `{spec.flag}` | `{spec.env_var}` | {kind} | {shown} | {spec.area} | {spec.help} |"
+        )
+    return "\n".join(rows)
 
 
 def show_stages(argv: list[str]) -> int:

@@ -167,3 +167,13 @@ def test_cli_settings_reads_pyproject(
     assert "load-users = 3  [env PIPELINE_LOAD_USERS]" in out
     monkeypatch.setenv("PIPELINE_ENV", "qa")
     assert cli.main(["settings", str(tmp_path)]) == 4
+
+
+def test_readme_lists_every_setting() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+    missing = [spec.flag for spec in SETTINGS if f"| `{spec.flag}` |" not in block]
+    assert not missing, (
+        f"README.md does not list {', '.join(missing)}: paste the output of "
+        "`pytest-pipeline settings --markdown` between the settings markers"
+    )

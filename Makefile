@@ -1,0 +1,40 @@
+# Two entry points for a fresh clone (each creates .venv and installs first):
+#   make pipeline   the whole pipeline on the embedded default -> reports/report.html
+#   make test       the plugin's own tests -> reports/tests/
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+TEST_REPORTS := reports/tests
+
+.PHONY: venv pipeline test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Plain pytest: testpaths = suites; pyproject addopts write reports/report.html and junit.xml.
+pipeline: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The plugin's own tests, with their own report paths (the pipeline report stays intact).
+test: $(STAMP)
+	PIPELINE_REPORTS_DIR=$(TEST_REPORTS) $(BIN)/pytest tests \
+		--html=$(TEST_REPORTS)/report.html --self-contained-html \
+		--junitxml=$(TEST_REPORTS)/junit.xml $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check pytest_pipeline tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/plugin_overhead.py
+
+clean:
+	rm -rf reports .pipeline .pytest_cache
