@@ -71,6 +71,31 @@ def _git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def _context_for(infra: InfrastructureState) -> Any:
+    from pytest_pipeline.aws.clients import resolve_context
+
+    backend = "endpoint" if infra.endpoint_url else "aws"
+    return resolve_context(
+        backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
+    )
+
+
+def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: InfrastructureState) -> int:
+    """Publish the whole run's metrics (every stage, pass/fail, p95) at the end of the run,
+    also when a failure halted the monitoring stage. Returns how many; 0 when it failed."""
+    from pytest_pipeline.aws import monitoring
+    from pytest_pipeline.reporting.metrics import run_metrics
+
+    try:
+        data = run_metrics(summary, run.results)
+        return monitoring.publish_metrics(_context_for(infra).client("cloudwatch"), data)
+    except Exception as error:  # reporting must not break the end of the run
+        log.warning(
+            "run metrics not published to CloudWatch: %s", error, extra={"status": "failed"}
+        )
+        return 0
+
+
 def notify_failure(
     run: PipelineRun, summary: RunSummary, infra: InfrastructureState | None
 ) -> list[Any]:
@@ -86,13 +111,7 @@ def notify_failure(
     if "sns" in channels and infra is not None:
         topic = infra.outputs.get("NotificationTopicArn")
         try:
-            from pytest_pipeline.aws.clients import resolve_context
-
-            backend = "endpoint" if infra.endpoint_url else "aws"
-            context = resolve_context(
-                backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
-            )
-            sns_client = context.client("sns")
+            sns_client = _context_for(infra).client("sns")
         except Exception as error:  # the notification must not break the end of the run
             log.warning("no SNS client for notifications: %s", error)
     subject = f"pipeline {summary.environment} failed" + (
@@ -289,6 +308,8 @@ class ReportingPlugin:
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():
             self._github(summary, ready, rec)
+        if infra is not None and self.run.options.get("monitoring-enabled"):
+            publish_run_metrics(summary, self.run, infra)
         if not ready:
             notify_failure(self.run, summary, infra)
         log.info(
