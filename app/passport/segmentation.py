@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import threading
@@ -50,8 +49,9 @@ class Segmenter(Protocol):
         ...
 
 
-def verify_model(path: Path = MODEL_PATH) -> str:
+def verify_model(path: Path | None = None) -> str:
     """Check size and sha256 of the model file; return the digest or raise `ModelError`."""
+    path = path or MODEL_PATH
     if not path.is_file():
         raise ModelError(f"segmentation model {path} is missing; restore it from the repository")
     data = path.read_bytes()
@@ -70,7 +70,8 @@ class MediapipeSegmenter:
 
     name = "mediapipe"
 
-    def __init__(self, path: Path = MODEL_PATH) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        path = path or MODEL_PATH
         self.sha256 = verify_model(path)
         try:
             self._net = cv2.dnn.readNetFromTFLite(str(path))
@@ -101,8 +102,12 @@ class RembgSegmenter:
     name = "rembg"
 
     def __init__(self, model: str = "u2net") -> None:
-        if importlib.util.find_spec("rembg") is None:
-            raise ModelError("the rembg package is not installed (pip install rembg)")
+        try:
+            import rembg
+        except ImportError as exc:
+            raise ModelError(
+                f"the rembg package is not installed (pip install rembg): {exc}"
+            ) from None
         home = Path(os.environ.get("U2NET_HOME", Path.home() / ".u2net"))
         model_file = home / f"{model}.onnx"
         if not model_file.is_file():
@@ -110,8 +115,6 @@ class RembgSegmenter:
                 f"rembg model {model_file} is missing; download it once (rembg d {model}) "
                 "because the application never downloads at run time"
             )
-        import rembg
-
         self._rembg: Any = rembg
         self._session = rembg.new_session(model)
         self.model = str(model_file)
