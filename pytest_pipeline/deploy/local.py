@@ -288,7 +288,10 @@ class LocalTarget:
             return [proc.pid]
 
     def destroy(self, remove_files: bool = False) -> list[int]:
-        """Stop every process of the environment, verify each is gone by PID; return the PIDs."""
+        """Stop every process of the environment, verify each is gone by PID; return the PIDs.
+
+        ``remove_files`` also deletes the unpacked versions (state and logs stay for review).
+        """
         self._acquire()
         try:
             state = self._load()
@@ -306,11 +309,12 @@ class LocalTarget:
                     remediation=f"kill them by hand (kill -9 {survivors[0]})",
                 )
             state.apps, state.proxy, state.serving = {}, None, None
+            if remove_files:
+                shutil.rmtree(self.home / "versions", ignore_errors=True)
+                state.versions, state.previous = [], None
             self._record(state, [event(f"environment terminated (stopped PIDs {stopped})")])
         finally:
             self._lock.release()
-        if remove_files:
-            shutil.rmtree(self.home, ignore_errors=True)
         return stopped
 
     # -- internals -------------------------------------------------------------------------

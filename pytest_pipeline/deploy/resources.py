@@ -84,7 +84,7 @@ def destroy_deployment(state: dict[str, Any]) -> None:
     if state.get("target") != "local":
         log.info("deploy target %s is left to its stack", state.get("target"))
         return
-    LocalTarget(Path(state["root"]), str(state["environment"])).destroy()
+    LocalTarget(Path(state["root"]), str(state["environment"])).destroy(remove_files=True)
 
 
 def discard_bundle(state: dict[str, Any]) -> None:
