@@ -1,0 +1,179 @@
+"""The bundle's Procfile command serves the app under gunicorn on loopback, against moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from .helpers import APP_DIR, BUCKET, REGION, TABLE, image_bytes
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _procfile_command() -> list[str]:
+    """The `web:` command of the bundle's Procfile, with this venv's gunicorn."""
+    line = next(
+        line for line in (APP_DIR / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    argv = shlex.split(line.removeprefix("web:"))
+    assert argv[0] == "gunicorn"
+    argv[0] = str(Path(sys.executable).with_name("gunicorn"))
+    return argv
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port holding the table and the bucket."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        session.client("dynamodb", endpoint_url=endpoint).create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """gunicorn started from the Procfile in app/, answering /health; stopped afterwards."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "out.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "PIPELINE_")) and key not in ("TABLE_NAME", "BUCKET_NAME")
+    }
+    env.update(
+        PORT=str(port),
+        BIND_HOST="127.0.0.1",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        TABLE_NAME=TABLE,
+        BUCKET_NAME=BUCKET,
+        ALLOWED_ORIGINS="https://app.example",
+        MAX_UPLOAD_MB="1",
+        APP_VERSION="v-gunicorn",
+    )
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            _procfile_command(), cwd=APP_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        health: requests.Response | None = None
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                health = requests.get(f"{base}/health", timeout=5)
+                if health.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"gunicorn did not answer /health within 90 s:\n{log.read_text()}")
+        yield {"base": base, "log": log, "health": health, "endpoint": moto_endpoint}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_health_under_gunicorn(served: dict[str, Any]) -> None:
+    body = served["health"].json()
+    assert body["status"] == "ok" and body["version"] == "v-gunicorn"
+    assert body["checks"]["dynamodb"]["status"] == "ok"
+    assert body["checks"]["s3"]["status"] == "ok"
+    assert body["checks"]["models"]["backend"] == "mediapipe"
+
+
+def test_photo_and_email_over_http(served: dict[str, Any]) -> None:
+    base = served["base"]
+    photo = requests.post(
+        f"{base}/api/v1/photos",
+        files={"photo": ("a.jpg", image_bytes("astronaut.jpg"), "image/jpeg")},
+        data={"spec": "eu"},
+        timeout=60,
+    )
+    assert photo.status_code == 200 and photo.json()["width"] == 413
+    email = requests.post(
+        f"{base}/api/v1/emails/validate", json={"email": "Grace@Example.org"}, timeout=30
+    )
+    assert email.json() == {"email": "Grace@example.org", "valid": True, "reason": None}
+    items = (
+        boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        .client("dynamodb", endpoint_url=served["endpoint"])
+        .scan(TableName=TABLE)["Items"]
+    )
+    assert any(item["email"]["S"] == "Grace@example.org" for item in items)
+
+
+def test_oversized_upload_gets_json_413(served: dict[str, Any]) -> None:
+    blob = os.urandom(3 * 1024 * 1024)
+    response = requests.post(
+        f"{served['base']}/api/v1/photos",
+        files={"photo": ("big.jpg", blob, "image/jpeg")},
+        timeout=60,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_access_log_is_json(served: dict[str, Any]) -> None:
+    requests.get(f"{served['base']}/api/v1/specs", headers={"X-Request-ID": "log-me"}, timeout=10)
+    time.sleep(0.5)
+    lines = served["log"].read_text().splitlines()
+    access = [json.loads(line) for line in lines if line.startswith("{") and '"access"' in line]
+    mine = [entry for entry in access if entry["request_id"] == "log-me"]
+    assert mine and mine[0]["status"] == "200" and mine[0]["path"] == "/api/v1/specs"
