@@ -109,9 +109,12 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by :data:`MASK`."""
+        return self._redact(text, self._literal_pattern())
+
+    @staticmethod
+    def _redact(text: str, literal: re.Pattern[str] | None) -> str:
         if not text:
             return text
-        literal = self._literal_pattern()
         if literal is not None:
             text = literal.sub(MASK, text)
         text = _LABELLED.sub(lambda m: m.group("label") + MASK, text)
@@ -123,13 +126,18 @@ class Redactor:
 
     def redact_data(self, data: Any) -> Any:
         """A copy of JSON-like ``data`` with every string (keys included) redacted."""
-        if isinstance(data, str):
-            return self.redact(data)
-        if isinstance(data, Mapping):
-            return {self.redact_data(k): self.redact_data(v) for k, v in data.items()}
-        if isinstance(data, list | tuple):
-            return [self.redact_data(item) for item in data]
-        return data
+        literal = self._literal_pattern()  # once for the whole structure
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, str):
+                return self._redact(value, literal)
+            if isinstance(value, Mapping):
+                return {walk(k): walk(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [walk(item) for item in value]
+            return value
+
+        return walk(data)
 
 
 _DEFAULT = Redactor()
