@@ -84,9 +84,15 @@ def test_deployment_exports_url_and_version(workflow: dict[str, Any]) -> None:
     outputs = workflow["jobs"]["deployment"]["outputs"]
     assert outputs["url"] == "${{ steps.stage.outputs.url }}"
     assert outputs["version"] == "${{ steps.stage.outputs.version }}"
-    for job in ("post-deployment", "monitoring"):
-        env = workflow["jobs"][job]["env"]
-        assert env["PIPELINE_TARGET_URL"] == "${{ needs.deployment.outputs.url }}"
+    env = workflow["jobs"]["post-deployment"]["env"]
+    assert env["PIPELINE_TARGET_URL"] == "${{ needs.deployment.outputs.url }}"
+
+
+@pytest.mark.parametrize("job", AWS_JOBS)
+def test_stack_kept_between_jobs(workflow: dict[str, Any], job: str) -> None:
+    # each job is its own pytest run: none may delete the stack the next job needs
+    env = workflow["jobs"][job]["env"]
+    assert env.get("PIPELINE_TEARDOWN") == "never" or "PIPELINE_TARGET_URL" in env
 
 
 def _choose_environment(workflow: dict[str, Any], tmp_path: Path, **env: str) -> dict[str, str]:
