@@ -8,6 +8,9 @@ accepted and not reported, unless the baseline marks them ``is_secret: true``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -111,42 +114,103 @@ def _accepted(baseline: dict[str, Any] | None) -> dict[str, dict[str, bool]]:
     return accepted
 
 
-def _scan(
-    root: Path, names: Iterable[str], baseline: dict[str, Any] | None, origin: str
-) -> SecretScan:
+#: (secret type, line, hashed secret, redacted value) of one potential secret.
+_Hit = tuple[str, int, str, str]
+
+
+def _file_hits(path: Path, name: str, cache: dict[str, list[_Hit]] | None) -> list[_Hit]:
+    """detect-secrets results of one file, from ``cache`` when its content was seen before.
+
+    The cache holds only hashes and redacted values, never a secret.
+    """
     from detect_secrets.core import scan as ds_scan
 
+    key = ""
+    if cache is not None:
+        key = f"{name}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        if key in cache:
+            return cache[key]
+    hits = [
+        (s.type, s.line_number or 0, s.secret_hash, redact(s.secret_value or ""))
+        for s in ds_scan.scan_file(str(path))
+    ]
+    if cache is not None:
+        cache[key] = hits
+    return hits
+
+
+def _cache_path(cache_dir: Path, baseline: dict[str, Any] | None) -> Path:
+    from detect_secrets.__version__ import VERSION
+    from detect_secrets.settings import get_settings
+
+    with _settings(baseline):
+        settings = json.dumps(get_settings().json(), sort_keys=True)
+    digest = hashlib.sha256(f"{VERSION}|{settings}".encode()).hexdigest()[:16]
+    return cache_dir / f"secrets-{digest}.json"
+
+
+def _load_cache(path: Path | None) -> dict[str, list[_Hit]] | None:
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {k: [(str(a), int(b), str(c), str(d)) for a, b, c, d in v] for k, v in raw.items()}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _save_cache(path: Path | None, cache: dict[str, list[_Hit]] | None, keep: set[str]) -> None:
+    if path is None or cache is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({k: v for k, v in cache.items() if k in keep}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _scan(
+    root: Path,
+    names: Iterable[str],
+    baseline: dict[str, Any] | None,
+    origin: str,
+    cache_dir: Path | None = None,
+) -> SecretScan:
+    names = sorted(set(names))
     result = SecretScan()
     plugins = _plugin_names()
     accepted = _accepted(baseline)
+    cache_file = _cache_path(cache_dir, baseline) if cache_dir is not None else None
+    cache = _load_cache(cache_file)
     with _settings(baseline):
-        for name in sorted(set(names)):
+        for name in names:
             path = root / name
             if not path.is_file() or not _is_text(path):
                 continue
             result.files_scanned += 1
-            for secret in ds_scan.scan_file(str(path)):
+            for kind, line, hashed, shown in _file_hits(path, name, cache):
                 known = accepted.get(name, {})
-                if secret.secret_hash in known and not known[secret.secret_hash]:
+                if hashed in known and not known[hashed]:
                     result.accepted += 1
                     continue
-                value = secret.secret_value or ""
-                rule = plugins.get(secret.type, secret.type.replace(" ", ""))
                 result.findings.append(
                     Finding(
                         scanner=SCANNER,
-                        rule_id=rule,
+                        rule_id=plugins.get(kind, kind.replace(" ", "")),
                         severity=Severity.HIGH,
-                        message=f"{secret.type} {redact(value)} in {origin}",
+                        message=f"{kind} {shown} in {origin}",
                         fix=(
                             "remove the secret, rotate it, and read it from the environment "
                             "or AWS Secrets Manager; if it is a false positive, add it to "
                             "the baseline with `detect-secrets scan --baseline .secrets.baseline`"
                         ),
                         location=name,
-                        line=secret.line_number or None,
+                        line=line or None,
                     )
                 )
+    if cache is not None:
+        listed = set(names)
+        current = {k for k in cache if k.rsplit(":", 1)[0] in listed}
+        _save_cache(cache_file, cache, current)
     return result
 
 
@@ -169,14 +233,20 @@ def tracked_files(repo: Path) -> list[str]:
     return [name for name in out.decode().split("\0") if name]
 
 
-def scan_repository(repo: Path, baseline_path: Path | None = None) -> SecretScan:
-    """Scan every git-tracked file of ``repo``; baseline entries are accepted."""
+def scan_repository(
+    repo: Path, baseline_path: Path | None = None, *, cache_dir: Path | None = None
+) -> SecretScan:
+    """Scan every git-tracked file of ``repo``; baseline entries are accepted.
+
+    With ``cache_dir``, results are cached per file content (hashes and redacted values
+    only), so an unchanged file is not scanned again.
+    """
     baseline = load_baseline(baseline_path) if baseline_path is not None else None
     names = tracked_files(repo)
     if baseline_path is not None:
         with suppress(OSError):
             names = [n for n in names if (repo / n).resolve() != baseline_path.resolve()]
-    return _scan(repo, names, baseline, "a tracked file")
+    return _scan(repo, names, baseline, "a tracked file", cache_dir)
 
 
 def scan_files(

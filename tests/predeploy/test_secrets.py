@@ -103,7 +103,11 @@ stripe_keys = (
     .map(lambda b: "sk" + "_live_" + b)
 )
 planted_values = st.one_of(aws_keys, github_tokens, stripe_keys)
-templates = st.sampled_from(['KEY = "{}"', "token: {}", "export CREDENTIAL={}", "  'auth': '{}',"])
+# Each planted line gets its own key: YAML parsers (and so detect-secrets) keep only the last
+# of duplicate keys.
+templates = st.sampled_from(
+    ['KEY_{n} = "{v}"', "token_{n}: {v}", "export CREDENTIAL_{n}={v}", "  'auth_{n}': '{v}',"]
+)
 
 
 @st.composite
@@ -113,10 +117,10 @@ def planted_files(draw: st.DrawFn) -> tuple[list[tuple[str, bytes]], dict[tuple[
     for index in range(draw(st.integers(1, 3))):
         name = f"pkg/module_{index}.{draw(st.sampled_from(['py', 'yaml', 'env', 'cfg']))}"
         lines = draw(st.lists(st.sampled_from(FILLER), max_size=8))
-        for _ in range(draw(st.integers(0, 2))):
+        for n in range(draw(st.integers(0, 2))):
             value = draw(planted_values)
             at = draw(st.integers(0, len(lines)))
-            lines.insert(at, draw(templates).format(value))
+            lines.insert(at, draw(templates).format(n=n, v=value))
             planted = {
                 (n, ln + 1 if n == name and ln > at else ln): v for (n, ln), v in planted.items()
             }
@@ -146,3 +150,17 @@ def test_property_every_planted_secret_is_found_and_redacted(
     for value in planted.values():
         assert value not in text
         assert value[4:] not in text
+
+
+def test_cache_reuses_results_and_stores_no_secret(tmp_path: Path) -> None:
+    value = aws_key()
+    (tmp_path / "conf.py").write_text(f'KEY = "{value}"\n')
+    git_init(tmp_path)
+    cache = tmp_path / ".pipeline" / "cache"
+    first = secrets.scan_repository(tmp_path, cache_dir=cache)
+    (stored,) = cache.glob("secrets-*.json")
+    assert value not in stored.read_text() and "AKIA****" in stored.read_text()
+    second = secrets.scan_repository(tmp_path, cache_dir=cache)
+    assert second.findings == first.findings and len(first.findings) == 1
+    (tmp_path / "conf.py").write_text("KEY = None\n")
+    assert secrets.scan_repository(tmp_path, cache_dir=cache).findings == []
