@@ -177,3 +177,68 @@ def test_readme_lists_every_setting() -> None:
         f"README.md does not list {', '.join(missing)}: paste the output of "
         "`pytest-pipeline settings --markdown` between the settings markers"
     )
+
+
+def test_models_reject_bad_values_with_clear_errors() -> None:
+    from datetime import datetime
+
+    from pytest_pipeline.models import (
+        DeploymentMetadata,
+        InfrastructureState,
+        ModelError,
+        StackStatus,
+        TestOutcome,
+        TestResult,
+    )
+
+    with pytest.raises(ModelError, match="nodeid must not be empty"):
+        TestResult(nodeid="", outcome=TestOutcome.PASSED)
+    with pytest.raises(ModelError, match="timezone-aware"):
+        TestResult(nodeid="a", outcome=TestOutcome.PASSED, started_at=datetime(2026, 1, 1))
+    with pytest.raises(ModelError, match="'flaky' is not one of passed"):
+        TestResult.from_dict({"nodeid": "a", "outcome": "flaky"})
+    with pytest.raises(ModelError, match="missing field"):
+        InfrastructureState.from_dict({"stack_name": "s"})
+    state = InfrastructureState("s", "us-east-1", StackStatus.CREATE_COMPLETE, "moto")
+    with pytest.raises(ModelError, match=r"no output 'Url' \(outputs: none\)"):
+        state.output("Url")
+    with pytest.raises(ModelError, match="expected a JSON object"):
+        DeploymentMetadata.from_json("[]")
+    assert StackStatus.ROLLBACK_COMPLETE.is_failed and StackStatus.UPDATE_COMPLETE.is_ready
+    assert TestOutcome.ERROR.is_failure and not TestOutcome.XFAILED.is_failure
+
+
+def test_retry_error_says_what_how_often_and_the_last_error() -> None:
+    from pytest_pipeline.retry import Backoff, RetryError, retry
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def refuse() -> None:
+        raise ConnectionRefusedError("127.0.0.1:5000")
+
+    with pytest.raises(RetryError) as caught:
+        retry(
+            refuse,
+            what="the moto server",
+            deadline=1.0,
+            backoff=Backoff(base=0.5, cap=0.5),
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
+    message = str(caught.value)
+    assert message.startswith("gave up waiting for the moto server after ")
+    assert "last error: ConnectionRefusedError: 127.0.0.1:5000" in message
+    with pytest.raises(ValueError, match="not retryable"):
+        retry(
+            lambda: (_ for _ in ()).throw(ValueError("not retryable")),
+            what="x",
+            deadline=5,
+            retry_on=(ConnectionError,),
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
+    with pytest.raises(ValueError, match="factor >= 1"):
+        Backoff(factor=0.5)
