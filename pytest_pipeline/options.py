@@ -145,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
             validate=positive, area="postdeploy"),
     Setting("load-duration", "float", 10.0, "seconds of load", validate=positive,
             area="postdeploy"),
-    Setting("threshold", "list", ("p95<800ms", "error_rate<1%", "rps>=20"),
+    Setting("threshold", "list", ("p95<800ms", "photos:p95<2500ms", "error_rate<1%", "rps>=20"),
             "k6-style load thresholds, e.g. p95<800ms", area="postdeploy",
             validate=validate_thresholds),
     Setting("memory-ceiling-mb", "int", 1024, "largest acceptable service memory (MB)",

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "Box",
@@ -50,8 +50,12 @@ BORDER_FRACTION = 0.04
 BORDER_UPPER_PART = 0.6
 #: A pixel is "near white" when every channel is at least this (JPEG ringing stays above).
 NEAR_WHITE = 225
-#: Share of the border pixels that must be near white / transparent.
+#: Share of the border pixels that must be near white in a passport photo.
 BORDER_SHARE = 0.9
+#: Share of the border that must be transparent after background removal: person
+#: segmentation leaves fringes where the background resembles the person (a flag, a
+#: shoulder at the edge); a service that removes nothing scores near 0%.
+TRANSPARENT_BORDER_SHARE = 0.8
 #: Alpha at or below which a pixel counts as transparent, and at or above as opaque.
 TRANSPARENT_ALPHA = 32
 OPAQUE_ALPHA = 224
@@ -76,8 +80,10 @@ class Picture:
 def load_picture(data: bytes) -> Picture:
     """Decode picture bytes (any format Pillow reads), keeping RGBA when there is alpha."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt, mode = image.format or "unknown", image.mode
+        with Image.open(io.BytesIO(data)) as opened:
+            fmt, mode = opened.format or "unknown", opened.mode
+            # Upright as a viewer shows it (a camera's EXIF orientation applied).
+            image = ImageOps.exif_transpose(opened) or opened
             converted = image.convert("RGBA" if mode in ("RGBA", "LA", "PA") else "RGB")
             return Picture(fmt, mode, np.asarray(converted, dtype=np.uint8))
     except (UnidentifiedImageError, OSError) as error:
@@ -96,15 +102,28 @@ def _cascade() -> cv2.CascadeClassifier:
     return cascade
 
 
+#: Pictures are searched at this longest side at most (subject faces stay >= 48 px there).
+DETECT_SIDE = 320
+
+
 def detect_faces(rgb: NDArray[np.uint8]) -> list[Box]:
-    """Frontal faces in an RGB picture, largest first, ignoring ones too small to be the subject."""
+    """Frontal faces in an RGB picture, largest first, ignoring ones too small to be the subject.
+
+    The search runs on a copy scaled down to ``DETECT_SIDE``; boxes are in input pixels.
+    """
     gray = cv2.cvtColor(np.ascontiguousarray(rgb[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, DETECT_SIDE / max(gray.shape))
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)
     smallest = max(24, int(min(gray.shape) * MIN_FACE_FRACTION))
     found = _cascade().detectMultiScale(
         gray, scaleFactor=1.1, minNeighbors=6, minSize=(smallest, smallest)
     )
-    boxes: list[Box] = [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+    boxes: list[Box] = [
+        (round(x / scale), round(y / scale), round(w / scale), round(h / scale))
+        for x, y, w, h in found
+    ]
     return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
@@ -171,11 +190,12 @@ def verify_photo(data: bytes, spec: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def verify_background(data: bytes, source: bytes | None = None) -> list[str]:
+def verify_background(data: bytes, source: bytes | None = None, person: bool = True) -> list[str]:
     """Problems with a background-removed PNG: RGBA, border transparent, face opaque.
 
     The face is found in ``source`` (the uploaded photo, scaled to the output size) when
-    given, else in the output composited on white.
+    given, else in the output composited on white. With ``person=False`` (a picture without
+    a face) only the format and the size are judged: what counts as background is undefined.
     """
     try:
         picture = load_picture(data)
@@ -188,13 +208,14 @@ def verify_background(data: bytes, source: bytes | None = None) -> list[str]:
         return [*problems, f"background output must be RGBA, got mode {picture.mode}"]
     width, height = picture.size
     alpha = picture.pixels[:, :, 3]
-    border = _border_mask(width, height)
-    share = float((alpha[border] <= TRANSPARENT_ALPHA).mean())
-    if share < BORDER_SHARE:
-        problems.append(
-            f"background not removed: only {share:.0%} of the border is transparent "
-            f"(need {BORDER_SHARE:.0%})"
-        )
+    if person:
+        border = _border_mask(width, height)
+        share = float((alpha[border] <= TRANSPARENT_ALPHA).mean())
+        if share < TRANSPARENT_BORDER_SHARE:
+            problems.append(
+                f"background not removed: only {share:.0%} of the border is transparent "
+                f"(need {TRANSPARENT_BORDER_SHARE:.0%})"
+            )
     faces: list[Box] = []
     if source is not None:
         try:
@@ -207,8 +228,12 @@ def verify_background(data: bytes, source: bytes | None = None) -> list[str]:
                 f"background output {width}x{height} does not keep the input's "
                 f"aspect ratio ({ow}x{oh})"
             )
+        if not person:
+            return problems
         scaled = cv2.resize(original.pixels[:, :, :3], (width, height))
         faces = detect_faces(np.asarray(scaled, dtype=np.uint8))
+    elif not person:
+        return problems
     else:
         rgba = picture.pixels.astype(np.float32)
         weight = rgba[:, :, 3:4] / 255.0

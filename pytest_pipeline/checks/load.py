@@ -64,16 +64,18 @@ class LoadPlan:
     """The endpoints of a run, the users' think time and, for uploads, the file sent."""
 
     endpoints: tuple[Endpoint, ...]
-    wait_min_s: float = 0.05
-    wait_max_s: float = 0.25
+    wait_min_s: float = 0.1
+    wait_max_s: float = 0.5
     upload_file: Path | None = None
 
 
 def contract_plan(photo: Path | None, *, photo_weight: int = 1) -> LoadPlan:
     """The contract's endpoints (DESIGN.md §5), weighted like a real client's traffic.
 
-    Cheap reads and email validations dominate; photos (face detection and cropping, CPU
-    heavy) are one request in ``13 + photo_weight``. Without a photo, photos are left out.
+    Cheap reads and email validations dominate; photos (face detection, segmentation and
+    cropping, CPU heavy) are one request in ``13 + photo_weight``. Each user thinks 0.1-0.5 s
+    between requests, so 10 users make about 30 requests per second against ``app/``.
+    Without a photo, photos are left out.
     """
     endpoints = [
         Endpoint("health", "GET", "/health", 4),
@@ -408,15 +410,33 @@ def serving_pids_for(url: str) -> list[int]:
         }
     except psutil.Error:
         return []
-    roots = []
-    for pid in sorted(listeners):
-        try:
-            parent = psutil.Process(pid).ppid()
-        except psutil.Error:
-            continue
-        if parent not in listeners:
-            roots.append(pid)
-    return roots
+    # The system table names one holder of a shared listening socket (often a worker):
+    # climb to the topmost ancestor that listens on the port too (gunicorn's arbiter).
+    roots: set[int] = set()
+    for pid in listeners:
+        roots.add(_listening_ancestor(pid, port))
+    return sorted(roots)
+
+
+def _listens(proc: psutil.Process, port: int) -> bool:
+    try:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+            for c in proc.net_connections(kind="tcp")
+        )
+    except psutil.Error:
+        return False
+
+
+def _listening_ancestor(pid: int, port: int) -> int:
+    try:
+        proc = psutil.Process(pid)
+        parent = proc.parent()
+        while parent is not None and _listens(parent, port):
+            proc, parent = parent, parent.parent()
+        return proc.pid
+    except psutil.Error:
+        return pid
 
 
 @dataclass

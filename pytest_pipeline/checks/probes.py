@@ -128,10 +128,14 @@ def probe_photo(
     return probe
 
 
-def probe_background(client: ServiceClient, photo: Path, media_type: str, succeeds: bool) -> Probe:
+def probe_background(
+    client: ServiceClient, photo: Path, media_type: str, succeeds: bool, person: bool = True
+) -> Probe:
     """``POST /api/v1/background``: an RGBA PNG, border transparent, the face opaque.
 
-    When it must not succeed, the answer must be a 4xx in the error contract's shape.
+    The person checks apply to pictures of one clearly detectable person (``person``: the
+    manifest's single-face photos the photo endpoint accepts). When it must not succeed,
+    the answer must be a 4xx in the error contract's shape.
     """
     label = f"POST /api/v1/background ({photo.name})"
     resp = _upload(client, "/api/v1/background", photo, media_type, None, label)
@@ -150,7 +154,8 @@ def probe_background(client: ServiceClient, photo: Path, media_type: str, succee
     if resp.media_type != "image/png":
         problems.append(f"{label}: expected Content-Type image/png, got {resp.media_type!r}")
     problems.extend(
-        f"{label}: {p}" for p in images.verify_background(resp.body, photo.read_bytes())
+        f"{label}: {p}"
+        for p in images.verify_background(resp.body, photo.read_bytes(), person=person)
     )
     probe = Probe(resp, problems)
     probe.pictures = [

@@ -83,7 +83,11 @@ def test_local_photo(
 def test_local_background(local_service: ServiceClient, case: Any) -> None:
     """/api/v1/background as the manifest says."""
     probe = probes.probe_background(
-        local_service, Path(case.path), case.media_type, bool(case.background)
+        local_service,
+        Path(case.path),
+        case.media_type,
+        bool(case.background),
+        case.faces == 1 and case.ok,
     )
     assert probe.ok, probe.explain()
 

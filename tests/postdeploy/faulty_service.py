@@ -1,13 +1,15 @@
 """Deliberately faulty services: a proxy in front of a good one that breaks one thing.
 
-Run as ``python faulty_service.py MODE UPSTREAM_URL`` — prints ``PORT <n>`` once listening on
-127.0.0.1. Every mode is a small, specific contract violation the postdeploy suite must catch:
+Run as ``python faulty_service.py MODE[,MODE...] UPSTREAM_URL`` — prints ``PORT <n>`` once
+listening on 127.0.0.1. Every mode is a small, specific contract violation the postdeploy
+suite must catch; modes combine (each touches different requests):
 
 - ``cors-star``: ``Access-Control-Allow-Origin: *`` with credentials, for every origin;
-- ``500-on-image``: HTTP 500 for uploads of one file (``FAULTY_IMAGE``, default
-  ``astronaut_dark.jpg``);
-- ``grey-background``: output photos with their white background painted grey;
-- ``wrong-size``: output photos 40 px narrower than the spec (the JSON still claims the size);
+- ``500-on-image``: HTTP 500 for uploads of ``astronaut_dark.jpg``;
+- ``grey-background``: output photos of ``astronaut_gray.jpg`` with the white background
+  painted grey;
+- ``wrong-size``: output photos of ``astronaut.jpg`` 40 px narrower than the spec (the JSON
+  still claims the spec's size);
 - ``slow-specs``: ``GET /api/v1/specs`` answers after 1.2 s (breaches a p95 threshold);
 - ``lying-health``: ``/health`` answers 200 "ok" while its own DynamoDB check says "fail";
 - ``health-down``: ``/health`` always answers 503.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,11 @@ MODES = (
     "lying-health",
     "health-down",
 )
+
+
+def uploads(body: bytes, filename: str) -> bool:
+    """Whether a multipart body uploads a file called ``filename``."""
+    return f'filename="{filename}"'.encode() in body
 
 
 def _edit_photo(body: bytes, mode: str) -> bytes:
@@ -61,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "faulty"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    mode = ""
+    modes: frozenset[str] = frozenset()
     upstream = ""
     session = requests.Session()
 
@@ -81,12 +87,11 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path
-        if self.mode == "health-down" and path.startswith("/health"):
+        if "health-down" in self.modes and path.startswith("/health"):
             payload = {"status": "fail", "version": "x", "checks": {"app": {"status": "fail"}}}
             self._send(503, {"Content-Type": "application/json"}, json.dumps(payload).encode())
             return
-        image = os.environ.get("FAULTY_IMAGE", "astronaut_dark.jpg")
-        if self.mode == "500-on-image" and f'filename="{image}"'.encode() in body:
+        if "500-on-image" in self.modes and uploads(body, "astronaut_dark.jpg"):
             error = {"error": {"code": "internal_error", "message": "internal error"}}
             self._send(500, {"Content-Type": "application/json"}, json.dumps(error).encode())
             return
@@ -101,22 +106,21 @@ class Handler(BaseHTTPRequestHandler):
         )
         out_headers = dict(reply.headers)
         content = reply.content
-        if self.mode == "slow-specs" and path.startswith("/api/v1/specs"):
+        if "slow-specs" in self.modes and path.startswith("/api/v1/specs"):
             time.sleep(1.2)
-        if self.mode == "cors-star":
+        if "cors-star" in self.modes:
             out_headers["Access-Control-Allow-Origin"] = "*"
             out_headers["Access-Control-Allow-Credentials"] = "true"
-        if self.mode == "lying-health" and path.startswith("/health") and reply.ok:
+        if "lying-health" in self.modes and path.startswith("/health") and reply.ok:
             data = json.loads(content)
             data["status"] = "ok"
             data.setdefault("checks", {})["dynamodb"] = {"status": "fail", "error": "timeout"}
             content = json.dumps(data).encode()
-        if (
-            self.mode in ("grey-background", "wrong-size")
-            and path.startswith("/api/v1/photos")
-            and reply.status_code == 200
-        ):
-            content = _edit_photo(content, self.mode)
+        if path.startswith("/api/v1/photos") and reply.status_code == 200:
+            if "grey-background" in self.modes and uploads(body, "astronaut_gray.jpg"):
+                content = _edit_photo(content, "grey-background")
+            if "wrong-size" in self.modes and uploads(body, "astronaut.jpg"):
+                content = _edit_photo(content, "wrong-size")
         self._send(reply.status_code, out_headers, content)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _forward
@@ -124,10 +128,11 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     """Start the faulty proxy on a free loopback port and print it."""
-    mode, upstream = sys.argv[1], sys.argv[2].rstrip("/")
-    if mode not in MODES:
-        raise SystemExit(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    Handler.mode, Handler.upstream = mode, upstream
+    modes, upstream = frozenset(sys.argv[1].split(",")), sys.argv[2].rstrip("/")
+    unknown = modes - set(MODES)
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {sorted(unknown)}; choose from {', '.join(MODES)}")
+    Handler.modes, Handler.upstream = modes, upstream
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -1,0 +1,62 @@
+"""Fixtures of the postdeploy tests: the reference app running locally, faulty proxies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_pipeline.aws.stacks import load_parameters
+from pytest_pipeline.fixtures.service import LocalApp, LocalAppRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULTY = Path(__file__).with_name("faulty_service.py")
+
+
+@pytest.fixture(scope="session")
+def reference_app() -> Iterator[LocalApp]:
+    """``app/`` under gunicorn on loopback against a private moto server (dev parameters)."""
+    runner = LocalAppRunner(
+        ROOT / "app",
+        ROOT / "infra" / "template.yaml",
+        load_parameters(ROOT / "infra" / "parameters" / "dev.json"),
+        health_timeout_s=90,
+    )
+    try:
+        app = runner.start()
+    except Exception:
+        runner.stop()
+        raise
+    try:
+        yield app
+    finally:
+        runner.stop()
+
+
+@pytest.fixture(scope="session")
+def faulty_service(reference_app: LocalApp) -> Iterator[Callable[[str], str]]:
+    """Start a faulty proxy (``faulty_service.py MODE``) in front of the reference app."""
+    procs: dict[str, tuple[subprocess.Popen[str], str]] = {}
+
+    def start(mode: str) -> str:
+        if mode not in procs:
+            proc = subprocess.Popen(
+                [sys.executable, str(FAULTY), mode, reference_app.url],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line.startswith("PORT "):
+                proc.kill()
+                raise RuntimeError(f"faulty service {mode} did not start: {line!r}")
+            procs[mode] = (proc, f"http://127.0.0.1:{int(line.split()[1])}")
+        return procs[mode][1]
+
+    yield start
+    for proc, _ in procs.values():
+        proc.terminate()
+        proc.wait(timeout=10)
