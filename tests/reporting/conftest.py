@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 SAMPLE = """
@@ -39,8 +41,15 @@ def test_deploy():
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester project with one test per stage (infra passes unless told otherwise)."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester project with one test per stage (infra passes unless told otherwise).
+
+    Pipeline settings and GitHub variables of the outer run (``make test`` sets
+    ``PIPELINE_REPORTS_DIR``) are removed so the inner runs use their defaults.
+    """
+    for name in list(os.environ):
+        if name.startswith(("PIPELINE_", "GITHUB_")):
+            monkeypatch.delenv(name)
     addopts = (
         "-p no:cacheprovider --html=reports/report.html --self-contained-html "
         "--junitxml=reports/junit.xml"
