@@ -52,12 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
     rollback_plugin.configure(config, run)  # end of run: rollback, then report, notify, teardown
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Forget the run."""
+    """Unregister the run's hooks (``get_run`` keeps working for late readers)."""
     run = config.stash.get(RUN_KEY, None)
-    if run is not None:
+    if run is not None and config.pluginmanager.is_registered(run):
         config.pluginmanager.unregister(run)
-        del config.stash[RUN_KEY]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
