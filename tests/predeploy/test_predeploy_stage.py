@@ -40,7 +40,13 @@ def test_planted_secret_and_shell_true_fail_by_name_and_the_value_is_never_writt
         ("test_secrets.py", "test_code.py"),
     )
     result = pytester.runpytest_subprocess(
-        "-m", "predeploy", "-rA", "--junitxml=reports/junit.xml", "--bandit-severity=high"
+        "-m",
+        "predeploy",
+        "-rA",
+        "--junitxml=reports/junit.xml",
+        "--html=reports/report.html",
+        "--self-contained-html",
+        "--bandit-severity=high",
     )
     result.assert_outcomes(failed=2)
     assert sorted(_ids(result, "FAILED")) == [
@@ -55,7 +61,11 @@ def test_planted_secret_and_shell_true_fail_by_name_and_the_value_is_never_writt
     }
     junit = (root / "reports" / "junit.xml").read_text()
     assert 'name="rule" value="B602"' in junit
-    for text in (result.stdout.str(), result.stderr.str(), junit, json.dumps(sarif)):
+    html = (root / "reports" / "report.html").read_text()
+    assert "AKIA****" in html
+    written = [result.stdout.str(), result.stderr.str(), junit, json.dumps(sarif), html]
+    written += [p.read_text() for p in (root / "reports").glob("*.log")]
+    for text in written:
         assert value not in text and value[4:] not in text
 
 
