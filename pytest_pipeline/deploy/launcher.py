@@ -30,6 +30,7 @@ import requests
 from pytest_pipeline.retry import Backoff, RetryError, wait_until
 
 LOG_TAIL_LINES = 30
+_HEALTH_ACCESS = re.compile(r'"GET /health[ ?]|"path": "/health"|GET /health HTTP')
 _VAR = re.compile(r"\$(?:\{(\w+)(?::-([^}]*))?\}|(\w+))")
 
 
@@ -227,12 +228,14 @@ class AppProcess:
         return self
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The last lines of the captured stdout/stderr."""
+        """The last lines of the captured stdout/stderr, without the access-log lines of our
+        own health polling (they would push the lines that explain a failure out of view)."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        kept = [line for line in text.splitlines() if not _HEALTH_ACCESS.search(line)]
+        return "\n".join(kept[-lines:])
 
     def exit_code(self) -> int | None:
         """The exit status once the process ended (None while it runs or when not ours)."""
