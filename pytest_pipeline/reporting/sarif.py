@@ -141,6 +141,7 @@ def write_sarif(path: Path, document: Mapping[str, Any]) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=False)
             handle.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from CI uploaders
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
