@@ -110,10 +110,19 @@ def render_histogram(title: str, values_ms: Sequence[float]) -> bytes:
     for step in range(5):
         value = low + (high - low) * step / 4
         draw.text((x_of(value), bottom + 6), f"{value:.0f}", fill=_AXIS, font=small, anchor="ma")
-    for label, value in (("p50", stats.p50), ("p95", stats.p95), ("p99", stats.p99)):
+    for row, (label, value) in enumerate(
+        (("p50", stats.p50), ("p95", stats.p95), ("p99", stats.p99))
+    ):
         x = x_of(value)
         draw.line([(x, top), (x, bottom)], fill=_LINES[label], width=2)
-        draw.text((x + 3, top + 2), f"{label} {value:.0f}", fill=_LINES[label], font=small)
+        # labels on their own rows, on white, so close percentiles stay readable over the bars
+        text = f"{label} {value:.0f} ms"
+        box = draw.textbbox((0, 0), text, font=small)
+        width = box[2] - box[0]
+        tx = x + 4 if x + 4 + width < right else x - 4 - width
+        ty = top + 2 + row * 16
+        draw.rectangle([tx - 2, ty - 1, tx + width + 2, ty + 14], fill="white")
+        draw.text((tx, ty), text, fill=_LINES[label], font=small)
     draw.text((WIDTH / 2, 10), title, fill=(20, 20, 20), font=big, anchor="ma")
     draw.text(
         (WIDTH / 2, HEIGHT - 18),
