@@ -153,7 +153,9 @@ def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
 
 def _vulnerabilities(ctx: ScanContext) -> ScanOutcome:
     pins, loose = _pins(ctx)
-    result = vulns.audit(pins, vuln_db=ctx.vuln_db, services=ctx.audit_services)
+    result = vulns.audit(
+        pins, vuln_db=ctx.vuln_db, services=ctx.audit_services, cache_dir=ctx.cache_dir
+    )
     outcome = ScanOutcome("vulnerabilities", result.findings, result.summary)
     if loose:
         outcome.summary += f"; not pinned, so not audited: {', '.join(loose)}"

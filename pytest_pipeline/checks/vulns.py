@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -326,18 +328,55 @@ def audit_pip_audit(
     return result
 
 
+#: How long a service's probe verdict is reused (seconds).
+PROBE_TTL_S = 3600.0
+
+
+def probe_services(
+    services: Sequence[str], *, timeout: float = 20.0, cache_dir: Path | None = None
+) -> list[str | None]:
+    """:func:`probe_service` for each service, at once; verdicts cached for an hour."""
+    cache = cache_dir / "audit-probes.json" if cache_dir is not None else None
+    known: dict[str, Any] = {}
+    if cache is not None:
+        try:
+            known = json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+    now = time.time()
+    fresh = {
+        s: known[s]["why_not"]
+        for s in services
+        if isinstance(known.get(s), dict) and now - float(known[s].get("at", 0)) < PROBE_TTL_S
+    }
+    missing = [s for s in services if s not in fresh]
+    with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:
+        probed = dict(zip(missing, pool.map(lambda s: probe_service(s, timeout=timeout), missing),
+                          strict=True))  # fmt: skip
+    if cache is not None and probed:
+        known.update({s: {"why_not": v, "at": now} for s, v in probed.items()})
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+        os.replace(tmp, cache)
+    return [fresh[s] if s in fresh else probed[s] for s in services]
+
+
 def audit(
     pins: Sequence[Pin],
     *,
     vuln_db: Path | None,
     services: Sequence[str] = ("pypi",),
     timeout: float = 20.0,
+    cache_dir: Path | None = None,
 ) -> AuditResult:
-    """Audit with the first trustworthy pip-audit service, else the OSV directory."""
+    """Audit with the first trustworthy pip-audit service, else the OSV directory.
+
+    Every service is probed (at once, verdicts cached an hour in ``cache_dir``); the first
+    trustworthy one in ``services`` order is used.
+    """
     notes: list[str] = []
-    # Probe every service at once; use the first trustworthy one in the given order.
-    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
-        verdicts = list(pool.map(lambda s: probe_service(s, timeout=timeout), services))
+    verdicts = probe_services(services, timeout=timeout, cache_dir=cache_dir)
     for service, why_not in zip(services, verdicts, strict=True):
         if why_not is None:
             try:

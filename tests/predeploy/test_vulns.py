@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 from pytest_pipeline.checks import vulns
@@ -102,3 +103,21 @@ def test_audit_falls_back_to_the_snapshot_or_says_nothing_was_checked(osv_snapsh
 def test_missing_osv_directory_is_unavailable(tmp_path: Path) -> None:
     result = vulns.audit_osv_dir([vulns.Pin("six", "1.0")], tmp_path / "nope")
     assert result.unavailable and "does not exist" in result.unavailable
+
+
+def test_probe_verdicts_are_cached_for_an_hour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def probe(service: str, *, timeout: float = 0, env: object = None) -> str | None:
+        calls.append(service)
+        return None if service == "good" else f"{service} is down"
+
+    monkeypatch.setattr(vulns, "probe_service", probe)
+    assert vulns.probe_services(["bad", "good"], cache_dir=tmp_path) == ["bad is down", None]
+    assert vulns.probe_services(["bad", "good"], cache_dir=tmp_path) == ["bad is down", None]
+    assert sorted(calls) == ["bad", "good"]
+    monkeypatch.setattr(vulns, "PROBE_TTL_S", 0.0)
+    vulns.probe_services(["good"], cache_dir=tmp_path)
+    assert calls.count("good") == 2
