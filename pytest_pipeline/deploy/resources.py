@@ -50,10 +50,12 @@ def make_target(
     rollback_enabled: bool = False,
     eb_application: str | None = None,
     eb_environment: str | None = None,
+    emulated: bool = False,
 ) -> DeployTarget:
     """The deploy target ``kind`` (``local`` or ``elasticbeanstalk``) for these settings.
 
     Building a target starts nothing: a local environment already running is attached to.
+    ``emulated`` (moto or another endpoint) refuses ``elasticbeanstalk``: emulators only stub it.
     """
     if kind == "local":
         return LocalTarget(
@@ -63,6 +65,12 @@ def make_target(
             health_timeout=timeout,
         )
     if kind == "elasticbeanstalk":
+        if emulated:
+            raise ValueError(
+                "deploy-target elasticbeanstalk needs real AWS: the emulated backend only stubs "
+                "Elastic Beanstalk (no application versions, updates, events or health); use "
+                "--deploy-target local, or --aws-backend aws with credentials"
+            )
         application = eb_application or outputs.get("ApplicationName")
         env_name = eb_environment or outputs.get("EnvironmentName")
         if not application or not env_name:

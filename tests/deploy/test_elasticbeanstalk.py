@@ -20,6 +20,7 @@ from botocore.stub import ANY, Stubber
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
 from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.deploy.resources import make_target
 from pytest_pipeline.models import DeploymentStatus
 
 APP, ENV, CNAME = "passport-photo", "passport-dev", "passport-dev.us-east-1.elasticbeanstalk.com"
@@ -397,3 +398,32 @@ def test_rollback_to_previous_label(script: Script) -> None:
     meta = script.target.rollback()
     assert meta.status is DeploymentStatus.ROLLED_BACK
     assert (meta.rollback_version, meta.previous_version) == ("dev-v1", "dev-v2")
+
+
+def test_update_refused_because_another_operation_runs(script: Script) -> None:
+    script.live(env("Ready", "Green", "dev-v1"))
+    script.create_version()
+    script.stub.add_client_error(
+        "update_environment",
+        service_error_code="InvalidParameterValue",
+        service_message="Environment named passport-dev is in an invalid state for this "
+        "operation. Must be Ready.",
+        http_status_code=400,
+    )
+    with pytest.raises(DeployError, match="invalid state") as failure:
+        script.target.deploy(BUNDLE)
+    assert "abort-environment-update" in failure.value.remediation
+
+
+def test_elasticbeanstalk_target_refuses_an_emulator(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs real AWS"):
+        make_target(
+            "elasticbeanstalk",
+            rootdir=tmp_path,
+            environment="dev",
+            ctx=Script(),
+            aws_env={},
+            outputs={"ApplicationName": APP, "EnvironmentName": ENV},
+            timeout=60,
+            emulated=True,
+        )
