@@ -8,6 +8,7 @@ APIs) the check says so and counts as unknown, never as passed.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,15 +80,15 @@ def _error_text(error: Exception) -> str:
     return error_text(error)[:200]
 
 
-# (endpoint, operation) → why: APIs a backend does not implement stay unimplemented, so
-# they are asked once per process rather than before every stack.
-_unanswerable: dict[tuple[str, str], str] = {}
+# client → {operation: why}: an API a backend does not implement stays unimplemented, so
+# each client asks once rather than before every stack.
+_unanswerable: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def _ask(client: Any, operation: str, **kwargs: Any) -> Any:
-    key = (str(client.meta.endpoint_url), operation)
-    if key in _unanswerable:
-        raise _Unanswerable(detail=_unanswerable[key])
+    known = _unanswerable.setdefault(client, {})
+    if operation in known:
+        raise _Unanswerable(detail=known[operation])
     try:
         return getattr(client, operation)(**kwargs)
     except (ClientError, ResponseParserError) as error:
@@ -96,7 +97,7 @@ def _ask(client: Any, operation: str, **kwargs: Any) -> Any:
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
         text = _error_text(error)
         if status >= 500 or "not available in the current Region" in text:
-            _unanswerable[key] = f"{operation}: {text}"
+            known[operation] = f"{operation}: {text}"
         raise
 
 
@@ -153,14 +154,31 @@ def _active_stacks(ctx: _Context) -> int:
     )
 
 
-def _iam_summary(ctx: _Context, used_key: str, quota_key: str) -> tuple[int, int]:
-    summary = ctx.client("iam", max_attempts=1).get_account_summary()["SummaryMap"]
+def _iam_summary(
+    ctx: _Context, used_key: str, quota_key: str, memo: dict[str, Any]
+) -> tuple[int, int]:
+    if "summary" not in memo:  # one call answers both IAM checks
+        memo["summary"] = ctx.client("iam", max_attempts=1).get_account_summary()["SummaryMap"]
+    summary = memo["summary"]
     return int(summary[used_key]), int(summary[quota_key])
 
 
-def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[QuotaCheck]:
-    """Check the quotas the given resources (logical id → type) would hit."""
+def check_quotas(
+    ctx: _Context,
+    resource_types: Mapping[str, str],
+    usage: inventory.Inventory | None = None,
+) -> list[QuotaCheck]:
+    """Check the quotas the given resources (logical id → type) would hit.
+
+    ``usage``: an inventory snapshot just taken, to count from instead of listing again.
+    """
     needs = Counter(resource_types.values())
+
+    def count(kind: str) -> int:
+        if usage is not None and kind in usage.items:
+            return usage.count(kind)
+        return inventory.snapshot(ctx, [kind]).count(kind)
+
     checks = [
         _check("CloudFormation stacks", 1, lambda: _active_stacks(ctx), lambda: _stack_limit(ctx))
     ]
@@ -169,7 +187,7 @@ def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[Quota
             _check(
                 "S3 buckets",
                 needs["AWS::S3::Bucket"],
-                lambda: inventory.snapshot(ctx, ["buckets"]).count("buckets"),
+                lambda: count("buckets"),
                 lambda: _service_quota(ctx, "s3", "L-DC2B2D3D"),
             )
         )
@@ -178,7 +196,7 @@ def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[Quota
             _check(
                 "DynamoDB tables",
                 needs["AWS::DynamoDB::Table"],
-                lambda: inventory.snapshot(ctx, ["tables"]).count("tables"),
+                lambda: count("tables"),
                 lambda: _service_quota(ctx, "dynamodb", "L-F98FE922"),
             )
         )
@@ -187,10 +205,11 @@ def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[Quota
             _check(
                 "SNS topics",
                 needs["AWS::SNS::Topic"],
-                lambda: inventory.snapshot(ctx, ["topics"]).count("topics"),
+                lambda: count("topics"),
                 lambda: _service_quota(ctx, "sns", "L-61103206"),
             )
         )
+    memo: dict[str, Any] = {}
     for rtype, name, used_key, quota_key in (
         ("AWS::IAM::Role", "IAM roles", "Roles", "RolesQuota"),
         (
@@ -203,10 +222,10 @@ def check_quotas(ctx: _Context, resource_types: Mapping[str, str]) -> list[Quota
         if needs[rtype]:
 
             def used(u: str = used_key, q: str = quota_key) -> int:
-                return _iam_summary(ctx, u, q)[0]
+                return _iam_summary(ctx, u, q, memo)[0]
 
             def limit(u: str = used_key, q: str = quota_key) -> tuple[int | None, str]:
-                return _iam_summary(ctx, u, q)[1], "iam GetAccountSummary"
+                return _iam_summary(ctx, u, q, memo)[1], "iam GetAccountSummary"
 
             checks.append(_check(name, needs[rtype], used, limit))
     return checks

@@ -167,7 +167,7 @@ def wait_settled(
 
 
 def stack_resources(ctx: AwsContext, stack: str) -> dict[str, tuple[str, str]]:
-    client = ctx.client("cloudformation")
+    client = ctx.client("cloudformation", max_attempts=1)
     try:
         listed = call(
             f"resources of {stack}", lambda: client.describe_stack_resources(StackName=stack)

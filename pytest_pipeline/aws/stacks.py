@@ -26,8 +26,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from pytest_pipeline.aws import cfn, inventory, quotas
+from pytest_pipeline.aws import cfn, failures, inventory, quotas
 from pytest_pipeline.aws.clients import AwsContext
+from pytest_pipeline.aws.failures import AWS_ERRORS, failing_resource
 from pytest_pipeline.aws.stackops import (
     EventSink,
     EventStream,
@@ -175,8 +176,13 @@ def provision(
         log.info("stack %s is ROLLBACK_COMPLETE from an earlier run: deleting it", stack_name)
         delete(ctx, stack_name, timeout)
         existing = None
+    before = None
     if existing is None:
-        quotas.enforce(quotas.check_quotas(ctx, declared))
+        if ctx.moto_server:
+            # moto cannot list a stack whose creation raised: what the account gained
+            # tells which resources were created before the failing one.
+            before = inventory.snapshot(ctx, failures.kinds_of(declared))
+        quotas.enforce(quotas.check_quotas(ctx, declared, before))
     events = EventStream(ctx, stack_name, on_event)
     if existing:
         events.mark_existing()
@@ -188,7 +194,7 @@ def provision(
         if existing is None and ctx.moto_server:
             call(
                 "create stack",
-                lambda: ctx.client("cloudformation").create_stack(
+                lambda: ctx.client("cloudformation", max_attempts=1).create_stack(
                     StackName=stack_name,
                     TemplateBody=text,
                     Parameters=param_list,
@@ -208,7 +214,7 @@ def provision(
         cfn.TemplateError,
         StackError,
     ) as error:
-        _fail(ctx, stack_name, template, declared, events, error, timeout, existing is None)
+        _fail(ctx, stack_name, template, declared, events, error, timeout, existing is None, before)
         raise AssertionError("unreachable") from error  # _fail always raises
     if final is None or not StackStatus(final["StackStatus"]).is_ready:
         status = final["StackStatus"] if final else "DELETE_COMPLETE"
@@ -221,6 +227,7 @@ def provision(
             RuntimeError(f"stack ended {status}"),
             timeout,
             existing is None,
+            before,
         )
     assert final is not None
     return _state(ctx, stack_name, final, declared, template)
@@ -240,10 +247,11 @@ def _run_change_set(
     timeout: float,
 ) -> None:
     client = ctx.client("cloudformation")
+    once = ctx.client("cloudformation", max_attempts=1)  # mutations: no blind re-sends
     name = f"pipeline-{int(time.time())}-{_template_hash(text)}"
     call(
         "create change set",
-        lambda: client.create_change_set(
+        lambda: once.create_change_set(
             StackName=stack_name,
             ChangeSetName=name,
             TemplateBody=text,
@@ -278,68 +286,8 @@ def _run_change_set(
         )
     call(
         "execute change set",
-        lambda: client.execute_change_set(StackName=stack_name, ChangeSetName=name),
+        lambda: once.execute_change_set(StackName=stack_name, ChangeSetName=name),
     )
-
-
-WAITING_TYPES = ("AWS::CloudFormation::CustomResource", "AWS::CloudFormation::WaitCondition")
-AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-
-
-def _failing_resource(
-    ctx: AwsContext,
-    stack: str,
-    template: Mapping[str, Any],
-    declared: Mapping[str, str],
-    failed: list[dict[str, Any]],
-    timed_out: bool,
-) -> tuple[str | None, str]:
-    """The resource that failed (or hangs), and what the backend said about it.
-
-    Failed events name it on AWS. moto has no resource events: there it is the first
-    resource, in creation order, that the backend does not list (or cannot describe), or,
-    past a deadline, a resource that waits for an external answer.
-    """
-    for event in failed:
-        if event.get("LogicalResourceId") and event.get("LogicalResourceId") != stack:
-            return str(event["LogicalResourceId"]), str(event.get("ResourceStatusReason", ""))
-    checkable = [
-        logical_id
-        for logical_id in cfn.creation_order(template)
-        if logical_id in declared
-        and (
-            declared[logical_id] in inventory.KIND_OF_TYPE
-            or declared[logical_id].startswith("Custom::")
-            or declared[logical_id] in WAITING_TYPES
-        )
-    ]
-    try:
-        listed: dict[str, tuple[str, str]] | None = stack_resources(ctx, stack)
-    except AWS_ERRORS:
-        listed = None  # moto cannot list a stack whose creation raised
-    if listed is not None:
-        if timed_out:
-            for logical_id in checkable:
-                rtype = declared[logical_id]
-                if logical_id in listed and (
-                    rtype.startswith("Custom::") or rtype in WAITING_TYPES
-                ):
-                    return logical_id, "waits for an answer that never came"
-        for logical_id in checkable:
-            if logical_id not in listed:
-                return logical_id, ""
-        return None, ""
-    probe = ctx.client("cloudformation", max_attempts=1)
-    seen = _seen.setdefault(stack, {})
-    for logical_id in checkable:
-        try:
-            found = probe.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
-        except AWS_ERRORS as error:
-            return logical_id, error_text(error)
-        detail = found["StackResourceDetail"]
-        # Remember what exists, so delete() can prove it is gone.
-        seen[logical_id] = (detail["ResourceType"], detail.get("PhysicalResourceId", ""))
-    return None, ""
 
 
 def _fail(
@@ -351,12 +299,20 @@ def _fail(
     error: BaseException,
     timeout: float,
     creating: bool,
+    before: inventory.Inventory | None,
 ) -> None:
     with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
         events.poll()
     failed = events.failed()
-    culprit, said = _failing_resource(
-        ctx, stack, template, declared, failed, isinstance(error, RetryError)
+    culprit, said = failing_resource(
+        ctx,
+        stack,
+        template,
+        declared,
+        failed,
+        timed_out=isinstance(error, RetryError),
+        before=before,
+        seen=_seen.setdefault(stack, {}),
     )
     reasons = [
         f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason', 'no reason given')}"
@@ -519,7 +475,8 @@ def delete(
     if describe(ctx, stack_name) is not None:
         events.mark_existing()
         call(
-            "delete stack", lambda: ctx.client("cloudformation").delete_stack(StackName=stack_name)
+            "delete stack",
+            lambda: ctx.client("cloudformation", max_attempts=1).delete_stack(StackName=stack_name),
         )
         final = wait_settled(ctx, stack_name, events, timeout, f"deletion of {stack_name}")
         if final is not None:
