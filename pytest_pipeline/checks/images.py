@@ -102,8 +102,8 @@ def _cascade() -> cv2.CascadeClassifier:
     return cascade
 
 
-#: Pictures are searched at this longest side at most (subject faces stay >= 48 px there).
-DETECT_SIDE = 320
+#: Pictures are searched at this longest side at most (smaller sides gave false positives).
+DETECT_SIDE = 640
 
 
 def detect_faces(rgb: NDArray[np.uint8]) -> list[Box]:

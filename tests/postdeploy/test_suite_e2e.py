@@ -23,9 +23,12 @@ COMMON = (
 )
 
 
-def run_suite(pytester: pytest.Pytester, url: str, *args: str) -> pytest.RunResult:
-    """Run the postdeploy suite against ``url`` in a subprocess."""
-    return pytester.runpytest_subprocess(SUITE, "--target-url", url, *COMMON, *args)
+def run_suite(
+    pytester: pytest.Pytester, url: str, *args: str, inprocess: bool = False
+) -> pytest.RunResult:
+    """Run the postdeploy suite against ``url`` (in a subprocess unless ``inprocess``)."""
+    run = pytester.runpytest_inprocess if inprocess else pytester.runpytest_subprocess
+    return run(SUITE, "--target-url", url, *COMMON, *args)
 
 
 @pytest.mark.slow
@@ -107,6 +110,7 @@ def test_suite_fails_on_each_fault_with_its_message(
 def test_health_never_up_skips_the_rest_with_the_reason(
     pytester: pytest.Pytester, faulty_service: Callable[[str], str]
 ) -> None:
+    # In-process (no moto or boto3 in this run: the service never comes up).
     result = run_suite(
         pytester,
         faulty_service("health-down"),
@@ -115,6 +119,7 @@ def test_health_never_up_skips_the_rest_with_the_reason(
         "-k",
         "test_health or test_specs or test_denied_origin_simple",
         "-rs",
+        inprocess=True,
     )
     outcomes = result.parseoutcomes()
     assert result.ret == 1
