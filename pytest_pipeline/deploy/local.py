@@ -381,16 +381,23 @@ class LocalTarget:
         new_events.append(event(f"proxy listening on {handle.url} (PID {handle.ref.pid})"))
         return handle
 
-    def _start_healthy(self, label: str, new_events: list[DeploymentEvent]) -> AppProcess:
+    def _start_healthy(
+        self, state: _State, label: str, new_events: list[DeploymentEvent]
+    ) -> AppProcess:
         env = {**self.app_env, "APP_VERSION": label}
+        key = f"{label} (starting)"
         for attempt in (1, 2):
             app = AppProcess(self._version_dir(label), env, log_path=self._log(label))
             app.start()
             new_events.append(event(f"started {label} on port {app.port} (PID {app.pid})"))
+            # Recorded before the wait, so a crash here leaves a trace the next deploy cleans.
+            state.apps[key] = self._app_record(app)
+            self._save(state)
             try:
                 app.wait_healthy(self.health_timeout, expect_version=label)
             except AppProcessError as error:
                 app.stop(self.stop_timeout)
+                state.apps.pop(key, None)
                 if attempt == 1 and "Address already in use" in error.log_tail:
                     new_events.append(event(f"port {app.port} was taken; retrying", "WARN"))
                     continue
@@ -402,9 +409,26 @@ class LocalTarget:
                     remediation=f"the new version never took traffic; fix the failing check "
                     f"(log: {app.log_path}) and deploy a new version",
                 ) from error
+            state.apps.pop(key, None)
             new_events.append(event(f"{label} is healthy on port {app.port}"))
             return app
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _app_record(app: AppProcess) -> dict[str, Any]:
+        return {
+            **(app.ref.to_dict() if app.ref else {}),
+            "port": app.port,
+            "log": str(app.log_path),
+        }
+
+    def _stop_stale(self, state: _State, keep: set[str], new_events: list[DeploymentEvent]) -> None:
+        """Stop recorded processes that serve nothing (left by a run that crashed mid-deploy)."""
+        for name in [name for name in state.apps if name not in keep]:
+            ref = ProcessRef.from_dict(state.apps.pop(name))
+            if ref.alive():
+                ref.stop(self.stop_timeout)
+                new_events.append(event(f"stopped stale process of {name} (PID {ref.pid})", "WARN"))
 
     def _log(self, label: str) -> Path:
         return self.home / "logs" / f"{label}-{utcnow():%Y%m%dT%H%M%S%f}.log"
@@ -420,7 +444,8 @@ class LocalTarget:
             proxy = self._proxy(state, new_events)
         except ProxyError as error:
             raise DeployError(str(error), new_events, "see the proxy log") from error
-        app = self._start_healthy(label, new_events)
+        self._stop_stale(state, keep={label, old_label or ""}, new_events=new_events)
+        app = self._start_healthy(state, label, new_events)
         old = state.apps.get(old_label) if old_label and old_label != label else None
         try:
             proxy.switch(app.port)
@@ -439,11 +464,7 @@ class LocalTarget:
         new_events.append(event(f"traffic switched to {label} at {proxy.url}"))
         if old is not None:
             state.apps.pop(old_label or "", None)
-        state.apps[label] = {
-            **(app.ref.to_dict() if app.ref else {}),
-            "port": app.port,
-            "log": str(app.log_path),
-        }
+        state.apps[label] = self._app_record(app)
         state.serving = label
         if old_label and old_label != label:
             state.previous = old_label

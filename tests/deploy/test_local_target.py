@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,7 @@ import requests
 
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
+from pytest_pipeline.deploy.launcher import ProcessRef
 from pytest_pipeline.deploy.local import LocalTarget, app_environment
 from pytest_pipeline.models import DeploymentStatus
 
@@ -85,6 +89,14 @@ def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
     checks = requests.get(url + "/health", timeout=5).json()["checks"]
     assert (checks["dynamodb"]["table"], checks["s3"]["bucket"]) == ("photos", "pictures")
 
+    # a process recorded by a run that crashed mid-deploy is stopped by the next deploy
+    ghost = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    state = json.loads(target.state_path.read_text())
+    state["apps"]["dev-v0 (starting)"] = {**ProcessRef.of(ghost.pid).to_dict(), "port": 1}
+    target.state_path.write_text(json.dumps(state))
+
     # v2 while requests flow, with one slow request in flight on v1 across the switch
     with Poller(url) as poller, ThreadPoolExecutor(1) as pool:
         slow = pool.submit(requests.get, url + "/slow?seconds=1.5", timeout=10)
@@ -93,6 +105,8 @@ def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
     assert poller.sent > 20 and poller.failures == []
     assert poller.versions == ["dev-v1", "dev-v2"]
     assert second.previous_version == "dev-v1" and target.url == url
+    assert ghost.wait(5) is not None
+    assert any("stale process of dev-v0" in e.message for e in second.events)
 
     # a broken v3 never takes traffic; v2 keeps serving throughout
     with Poller(url) as poller, pytest.raises(DeployError) as failure:
