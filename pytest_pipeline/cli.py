@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "every setting, its value and its source (--markdown: the README table)",
     ),
     "stages": ("pytest_pipeline.cli:show_stages", "the pipeline's stages in order"),
+    "janitor": (
+        "pytest_pipeline.aws.janitor:main",
+        "delete expired stacks the pipeline created (by their tags), nothing else",
+    ),
 }
 
 
