@@ -55,27 +55,34 @@ class Composition:
     checks: dict[str, dict[str, Any]]
 
 
-def head_extent(face: Face, mask: Mask | None) -> tuple[float, float]:
-    """(crown_y, chin_y) in input pixels: the crown from the person mask when it is plausible."""
+def head_extent(face: Face, mask: Mask | None, image_shape: tuple[int, ...]) -> tuple[float, float]:
+    """(crown_y, chin_y) in image pixels: the crown from the person mask when plausible.
+
+    `mask` may be smaller than the image (same aspect ratio); it is read in its own pixels.
+    """
     chin = face.y + face.h * (1.0 + CHIN_BELOW_BOX)
     crown = face.y - CROWN_DEFAULT * face.h
-    if mask is not None:
-        top = int(max(0.0, face.y - 0.9 * face.h))
-        x0, x1 = face.x + face.w // 4, face.x + (3 * face.w) // 4
-        band = mask[top : face.y + 1, x0 : max(x1, x0 + 1)]
-        if band.size:
-            rows = np.flatnonzero((band > 0.5).mean(axis=1) > 0.5)
-            if rows.size:
-                candidate = top + int(rows[0])
-                if face.y - 0.8 * face.h <= candidate <= face.y - 0.15 * face.h:
-                    crown = float(candidate)
+    if mask is None:
+        return crown, chin
+    k = mask.shape[0] / image_shape[0]
+    fy, fh = face.y * k, face.h * k
+    top = int(max(0.0, fy - 0.9 * fh))
+    x0 = int((face.x + face.w / 4) * k)
+    x1 = max(int((face.x + 3 * face.w / 4) * k), x0 + 1)
+    band = mask[top : int(fy) + 1, x0:x1]
+    if band.size:
+        rows = np.flatnonzero((band > 0.5).mean(axis=1) > 0.5)
+        if rows.size:
+            candidate = (top + int(rows[0])) / k
+            if face.y - 0.8 * face.h <= candidate <= face.y - 0.15 * face.h:
+                crown = candidate
     return crown, chin
 
 
 def compose(rgb: Pixels, face: Face, mask: Mask, spec: Spec) -> Composition:
     """Crop, scale and centre the head for `spec`, whiten the background, enhance, check."""
     out_w, out_h = spec.width_px, spec.height_px
-    crown, chin = head_extent(face, mask)
+    crown, chin = head_extent(face, mask, rgb.shape)
     head_h = max(1.0, chin - crown)
     target_ratio = sum(spec.head_ratio) / 2.0
     s = target_ratio * out_h / head_h
@@ -93,9 +100,13 @@ def compose(rgb: Pixels, face: Face, mask: Mask, spec: Spec) -> Composition:
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(255, 255, 255),
     )
+    # The mask is warped from its own (smaller) resolution: same geometry, scaled.
+    ky = mask.shape[0] / rgb.shape[0]
+    kx = mask.shape[1] / rgb.shape[1]
+    mask_matrix = np.array([[s / kx, 0.0, tx], [0.0, s / ky, ty]], dtype=np.float64)
     alpha = cv2.warpAffine(
         mask,
-        matrix,
+        mask_matrix,
         (out_w, out_h),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
@@ -108,9 +119,9 @@ def compose(rgb: Pixels, face: Face, mask: Mask, spec: Spec) -> Composition:
         round(face.h * s),
     ]
     enhanced = enhance(photo, alpha, box)
-    a = alpha[:, :, None]
-    composed = enhanced.astype(np.float32) * a + WHITE * (1.0 - a)
-    result = np.clip(composed + 0.5, 0, 255).astype(np.uint8)
+    white = np.full_like(enhanced, 255)
+    weights = np.ascontiguousarray(alpha, dtype=np.float32)
+    result = cv2.blendLinear(enhanced, white, weights, 1.0 - weights)
     checks = quality_checks(result, alpha, box, head_h * s / out_h, spec)
     return Composition(result, box, checks)
 
@@ -125,21 +136,29 @@ def _face_region(img: Pixels, box: list[int]) -> Pixels:
 
 
 def enhance(photo: Pixels, alpha: Mask, box: list[int]) -> Pixels:
-    """Modest gray-world white balance on the person, then a gamma toward a well-lit face."""
-    img = photo.astype(np.float32)
-    person = alpha > 0.5
-    if person.sum() > 64:
-        means = img[person].mean(axis=0)
+    """Modest gray-world white balance on the person, then a gamma toward a well-lit face.
+
+    Both are folded into one per-channel lookup table.
+    """
+    person = (alpha > 0.5).astype(np.uint8)
+    gains = np.ones(3, np.float64)
+    if int(person.sum()) > 64:
+        means = np.asarray(cv2.mean(photo, mask=person)[:3], np.float64)
         gray = float(means.mean())
         gains = np.clip(1.0 + 0.5 * (gray / np.maximum(means, 1.0) - 1.0), 0.9, 1.1)
-        img = np.clip(img * gains, 0, 255)
-    luma = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    face_mean = float(_face_region(luma, box).mean()) / 255.0
+    x, y, w, h = box
+    region = photo[max(0, y + h // 5) : max(0, y + h - h // 5), max(0, x + w // 5) : x + w - w // 5]
+    if region.size == 0:
+        region = photo
+    face_mean = float(np.dot(np.asarray(cv2.mean(region)[:3]) * gains, (0.299, 0.587, 0.114)))
+    face_mean /= 255.0
+    gamma = 1.0
     if 0.02 < face_mean < 0.98:
         gamma = float(np.clip(np.log(0.55) / np.log(face_mean), 0.5, 1.6))
-        lut = (np.linspace(0.0, 1.0, 256) ** gamma * 255.0 + 0.5).astype(np.uint8)
-        return cv2.LUT(img.astype(np.uint8), lut)
-    return img.astype(np.uint8)
+    levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
+    table = np.clip(levels * gains[None, :], 0.0, 1.0) ** gamma * 255.0 + 0.5
+    lut = table.astype(np.uint8).reshape(256, 1, 3)
+    return cv2.LUT(photo, lut)
 
 
 def quality_checks(
@@ -153,13 +172,16 @@ def quality_checks(
     width = result.shape[1]
     luma = cv2.cvtColor(result, cv2.COLOR_RGB2GRAY)
     face_luma = _face_region(luma, box)
-    sharpness = float(cv2.Laplacian(face_luma, cv2.CV_64F).var())
-    brightness = float(face_luma.mean())
+    _, lap_std = cv2.meanStdDev(cv2.Laplacian(face_luma, cv2.CV_32F))
+    sharpness = float(lap_std[0, 0]) ** 2
+    brightness = float(cv2.mean(face_luma)[0])
     x, _y, w, _h = box
     dx = (x + w / 2.0 - width / 2.0) / width
-    background = result[alpha < 0.05]
-    uniformity = float(background.std()) if background.size else 0.0
-    bg_mean = float(background.mean()) if background.size else WHITE
+    background = (alpha < 0.05).astype(np.uint8)
+    uniformity, bg_mean = 0.0, WHITE
+    if cv2.countNonZero(background):
+        means, stds = cv2.meanStdDev(luma, mask=background)
+        bg_mean, uniformity = float(means[0, 0]), float(stds[0, 0])
     lo, hi = spec.head_ratio
     return {
         "sharpness": {"value": round(sharpness, 2), "min": 20.0, "ok": sharpness >= 20.0},

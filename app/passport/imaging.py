@@ -16,6 +16,8 @@ from .errors import ApiError
 # Formats accepted, as Pillow names them after sniffing the bytes themselves.
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
+_ORIENTATION = 0x0112  # EXIF tag
+
 # Pillow's own bomb check is a backstop; ours runs before decoding, with our limit.
 Image.MAX_IMAGE_PIXELS = None
 
@@ -70,7 +72,9 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
             if ACCEPTED_FORMATS.get(image.format or "") != media_type:
                 raise ApiError(415, "unsupported_media_type", "the photo's content is malformed")
             image.load()
-            upright: Image.Image = ImageOps.exif_transpose(image) or image
+            upright: Image.Image = image
+            if image.getexif().get(_ORIENTATION, 1) != 1:  # transposing copies: only if needed
+                upright = ImageOps.exif_transpose(image) or image
     except ApiError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -98,7 +102,7 @@ def _to_arrays(image: Image.Image, media_type: str) -> Decoded:
     else:
         if image.mode == "I;16" or image.mode == "I":
             image = image.point(lambda v: v / 256).convert("L")
-        rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
     return Decoded(np.ascontiguousarray(rgb), alpha, media_type)
 
 

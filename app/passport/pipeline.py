@@ -14,7 +14,7 @@ from .compose import SPECS, Composition, compose
 from .errors import ApiError
 from .faces import Face, FaceDetector
 from .imaging import Decoded, decode, encode_jpeg, encode_png_rgba
-from .segmentation import SegmenterChoice
+from .segmentation import SegmenterChoice, upsample
 
 PHOTO_MAX_SIDE = 1600  # passport output is small: larger inputs are reduced first
 BACKGROUND_MAX_SIDE = 2048  # /background returns at most this size ("scaled down")
@@ -66,7 +66,7 @@ class PhotoPipeline:
         return face
 
     def segment(self, rgb: Pixels, face: Face | None) -> Mask:
-        """Stage 3: person mask in [0, 1]."""
+        """Stage 3: person mask in [0, 1] at a working resolution (the image's aspect)."""
         return self.segmentation.segmenter.mask(rgb, face)
 
     def compose(self, rgb: Pixels, face: Face, mask: Mask, spec_id: str) -> Composition:
@@ -84,8 +84,9 @@ class PhotoPipeline:
         face = self.detect(rgb)
         mask = self.segment(rgb, face)
         if decoded.alpha is not None:
-            alpha = limit_side(decoded.alpha[:, :, None].repeat(3, axis=2), PHOTO_MAX_SIDE)
-            mask = np.minimum(mask, alpha[:, :, 0].astype(np.float32) / 255.0)
+            size = (mask.shape[1], mask.shape[0])
+            alpha = cv2.resize(decoded.alpha, size, interpolation=cv2.INTER_AREA)
+            mask = np.minimum(mask, alpha.astype(np.float32) / 255.0)
         result = self.compose(rgb, face, mask, spec_id)
         jpeg = encode_jpeg(result.image)
         spec = SPECS[spec_id]
@@ -108,9 +109,9 @@ class PhotoPipeline:
         decoded = self.decode(data)
         rgb = limit_side(decoded.rgb, BACKGROUND_MAX_SIDE)
         faces = self.detector.detect(rgb)
-        mask = self.segment(rgb, faces[0] if faces else None)
+        mask = upsample(self.segment(rgb, faces[0] if faces else None), rgb.shape)
         alpha = np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
         if decoded.alpha is not None:
-            original = limit_side(decoded.alpha[:, :, None].repeat(3, axis=2), BACKGROUND_MAX_SIDE)
-            alpha = np.minimum(alpha, original[:, :, 0])
+            size = (rgb.shape[1], rgb.shape[0])
+            alpha = np.minimum(alpha, cv2.resize(decoded.alpha, size, interpolation=cv2.INTER_AREA))
         return encode_png_rgba(rgb, alpha)

@@ -31,6 +31,7 @@ MODEL_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c
 INPUT_SIDE = 256
 # After the guided filter, probabilities below EDGE_LOW are background, above EDGE_HIGH
 # person; the band between is a soft edge (hair).
+WORK_SIDE = 384  # masks are refined and returned at most this large
 EDGE_LOW = 0.25
 EDGE_HIGH = 0.75
 
@@ -40,7 +41,7 @@ class ModelError(RuntimeError):
 
 
 class Segmenter(Protocol):
-    """Produces a person probability mask (float32 in [0, 1], same size as the image)."""
+    """Produces a person probability mask (float32 in [0, 1], the image's aspect ratio)."""
 
     name: str
 
@@ -81,7 +82,8 @@ class MediapipeSegmenter:
 
     def mask(self, rgb: Pixels, face: Face | None) -> Mask:
         """Person probability at the image's size, edges refined against the image."""
-        small = cv2.resize(rgb, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+        work, scale = working_copy(rgb)
+        small = cv2.resize(work, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
         # Local contrast normalisation: the model confuses clipped or murky backgrounds
         # with the person (measured on the over- and under-exposed samples).
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
@@ -93,7 +95,7 @@ class MediapipeSegmenter:
             self._net.setInput(blob)
             out = self._net.forward()
         prob = np.clip(out.reshape(INPUT_SIDE, INPUT_SIDE).astype(np.float32), 0.0, 1.0)
-        return refine(rgb, prob, face)
+        return refine(work, prob, face, scale)
 
 
 class RembgSegmenter:
@@ -124,7 +126,7 @@ class RembgSegmenter:
         from PIL import Image
 
         matte = self._rembg.remove(Image.fromarray(rgb), session=self._session, only_mask=True)
-        return np.asarray(matte, dtype=np.float32) / 255.0
+        return np.asarray(matte.convert("L"), dtype=np.float32) / 255.0
 
 
 class GrabCutSegmenter:
@@ -134,10 +136,12 @@ class GrabCutSegmenter:
     work_side = 200
 
     def mask(self, rgb: Pixels, face: Face | None) -> Mask:
-        """A GrabCut foreground mask computed at low resolution, refined at full size."""
-        height, width = rgb.shape[:2]
+        """A GrabCut foreground mask computed at low resolution, refined at the working size."""
+        work, work_scale = working_copy(rgb)
+        height, width = work.shape[:2]
         scale = min(1.0, self.work_side / max(height, width))
-        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(work, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        scale *= work_scale  # from input pixels to `small` pixels
         sh, sw = small.shape[:2]
         if face is not None:
             x0 = face.x - 1.2 * face.w
@@ -151,7 +155,7 @@ class GrabCutSegmenter:
         rx1 = int(np.clip(rect_px[2], rx0 + 1, sw - 1))
         ry1 = int(np.clip(rect_px[3], ry0 + 1, sh))
         if sw < 8 or sh < 8 or rx1 - rx0 < 2 or ry1 - ry0 < 2:
-            return np.ones((height, width), np.float32)
+            return np.ones((sh, sw), np.float32)
         gc_mask = np.zeros((sh, sw), np.uint8)
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)
@@ -167,22 +171,28 @@ class GrabCutSegmenter:
             fx1, fy1 = int((face.x + face.w) * scale), int((face.y + face.h) * scale)
             gc_mask[fy0:fy1, fx0:fx1] = cv2.GC_FGD
         fg = np.isin(gc_mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
-        return refine(rgb, fg, face)
+        return refine(work, fg, face, work_scale)
 
 
-def refine(rgb: Pixels, prob: Mask, face: Face | None) -> Mask:
-    """Upsample a low-resolution mask and snap its edges to the image (guided filter).
+def working_copy(rgb: Pixels) -> tuple[Pixels, float]:
+    """`rgb` reduced to at most WORK_SIDE on its longer side, and the factor applied."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    if scale == 1.0:
+        return rgb, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
+
+def refine(work: Pixels, prob: Mask, face: Face | None, scale: float) -> Mask:
+    """Snap a low-resolution mask's edges to the image (guided filter) at the working size.
+
+    `work` is the image's `working_copy` (`scale` its factor); the result has its size.
     Stray blobs not connected to the person (the component holding the face, else the
     largest) are dropped before the filter.
     """
-    height, width = rgb.shape[:2]
-    work_side = 384
-    scale = min(1.0, work_side / max(height, width))
-    wh, ww = max(1, round(height * scale)), max(1, round(width * scale))
-    guide = cv2.resize(
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (ww, wh), interpolation=cv2.INTER_AREA
-    )
+    wh, ww = work.shape[:2]
+    guide = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     p = cv2.resize(prob, (ww, wh), interpolation=cv2.INTER_LINEAR)
     hard = (p > 0.5).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(hard, connectivity=8)
@@ -192,8 +202,16 @@ def refine(rgb: Pixels, prob: Mask, face: Face | None) -> Mask:
     radius = max(2, round(min(wh, ww) / 64))
     refined = _guided_filter(guide.astype(np.float32) / 255.0, p, radius, 1e-3)
     refined = np.clip((refined - EDGE_LOW) / (EDGE_HIGH - EDGE_LOW), 0.0, 1.0)
-    out = cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    # Returned at the working resolution: callers warp or resize it once, where needed.
+    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+
+
+def upsample(mask: Mask, shape: tuple[int, ...]) -> Mask:
+    """`mask` resized to an image of `shape` (height, width, ...)."""
+    height, width = shape[0], shape[1]
+    if mask.shape[:2] == (height, width):
+        return mask
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _person_label(labels: Pixels, stats: Pixels, face: Face | None, scale: float) -> int:

@@ -110,13 +110,13 @@ def test_rembg_selected_when_installed_with_model(
 
 def test_grabcut_backend_separates_person(aws: None, make_app: Callable[..., Flask]) -> None:
     from passport.faces import FaceDetector
-    from passport.segmentation import GrabCutSegmenter, build_segmenter
+    from passport.segmentation import GrabCutSegmenter, build_segmenter, upsample
 
     choice = build_segmenter("grabcut")
     assert choice.status["backend"] == "grabcut" and choice.healthy
     rgb = _rgb("astronaut.jpg")
     (face,) = FaceDetector().detect(rgb)
-    mask = GrabCutSegmenter().mask(rgb, face)
+    mask = upsample(GrabCutSegmenter().mask(rgb, face), rgb.shape)
     assert mask.shape == rgb.shape[:2]
     cx, cy = face.x + face.w // 2, face.y + face.h // 2
     assert mask[cy - 10 : cy + 10, cx - 10 : cx + 10].min() > 0.9  # the face is person
@@ -132,19 +132,20 @@ def test_grabcut_without_face_and_on_flat_images() -> None:
 
     flat = np.full((40, 60, 3), 128, np.uint8)
     mask = GrabCutSegmenter().mask(flat, None)
-    assert mask.shape == (40, 60) and np.isfinite(mask).all()
+    assert mask.shape == (40, 60) and np.isfinite(mask).all()  # small inputs keep their size
     tiny = GrabCutSegmenter().mask(np.zeros((3, 3, 3), np.uint8), None)
     assert tiny.shape == (3, 3)
 
 
 def test_mediapipe_mask_marks_person_and_background() -> None:
     from passport.faces import FaceDetector
-    from passport.segmentation import MediapipeSegmenter
+    from passport.segmentation import WORK_SIDE, MediapipeSegmenter, upsample
 
     rgb = _rgb("astronaut.jpg")
     (face,) = FaceDetector().detect(rgb)
-    mask = MediapipeSegmenter().mask(rgb, face)
-    assert mask.dtype == np.float32 and mask.shape == rgb.shape[:2]
+    small = MediapipeSegmenter().mask(rgb, face)
+    assert small.dtype == np.float32 and small.shape == (WORK_SIDE, WORK_SIDE)
+    mask = upsample(small, rgb.shape)
     assert mask[face.y + face.h // 2, face.x + face.w // 2] > 0.95
     assert mask[:40, -60:].max() < 0.1
 
