@@ -41,7 +41,10 @@ log = logging.getLogger("pytest_pipeline.report")
 
 
 def configure(config: pytest.Config, run: PipelineRun) -> None:
-    """Register the reporting plugin objects for this run."""
+    """Register the reporting plugin objects for this run (not for ``--help`` or
+    ``--collect-only``: nothing runs, so no log or record is written)."""
+    if config.option.help or config.option.collectonly:
+        return
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     if config.pluginmanager.hasplugin("html"):
