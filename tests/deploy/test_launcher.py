@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,66 @@ def test_proxy_switches_upstream_and_stops(tmp_path: Path, tiny_app: Path) -> No
         finally:
             handle.ref.stop()
         assert not handle.ref.alive()
+
+
+class _Sink:
+    """The part of asyncio.StreamWriter the proxy's pumps use."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.eof = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    async def drain(self) -> None:
+        return None
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def close(self) -> None:
+        return None
+
+
+def _pump(chunks: list[bytes]) -> _Sink:
+    async def run() -> _Sink:
+        reader = asyncio.StreamReader()
+        for chunk in chunks:
+            reader.feed_data(chunk)
+        reader.feed_eof()
+        sink = _Sink()
+        await proxy._pump_responses(reader, sink)  # type: ignore[arg-type]
+        return sink
+
+    return asyncio.run(run())
+
+
+INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n"
+HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+    b"Content-Length: 17"
+)
+BODY = b'{"status": "ok"}\n' + b"HTTP/1.1 200 OK\r\n\r\n"  # a later response passes untouched
+EXPECTED = INTERIM + proxy._close_after(HEAD) + b"\r\n\r\n" + BODY
+
+
+def test_proxy_rewrites_only_the_final_head_wherever_chunks_split() -> None:
+    stream = INTERIM + HEAD + b"\r\n\r\n" + BODY
+    for cut in range(1, len(stream)):
+        sink = _pump([stream[:cut], stream[cut:]])
+        assert sink.data == EXPECTED and sink.eof, f"split at {cut}"
+    for first in range(1, len(stream), 7):
+        for second in range(first + 1, len(stream), 5):
+            parts = [stream[:first], stream[first:second], stream[second:]]
+            assert _pump(parts).data == EXPECTED, f"splits at {first}, {second}"
+
+
+def test_proxy_passes_non_http_and_upgrades_untouched() -> None:
+    binary = bytes(range(256)) * 300  # no header block in sight
+    assert _pump([binary[:1000], binary[1000:]]).data == binary
+    upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"
+    assert _pump([upgrade]).data == upgrade
