@@ -126,21 +126,38 @@ def test_expired_waiver_fails_and_malformed_waivers_stop_the_run(
 
 
 @pytest.mark.slow
-def test_vulnerable_pin_in_the_osv_snapshot_fails_by_advisory_and_pin(
+def test_vulnerable_unpinned_and_unresolvable_requirements_each_fail_by_name(
     pytester: pytest.Pytester,
     planted: Callable[..., Path],
     osv_snapshot: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    planted({"app/requirements.txt": "six==1.17.0\nPillow==9.0.0\n"}, ("test_vulnerabilities.py",))
+    planted(
+        {"app/requirements.txt": "six==1.17.0\nPillow==9.0.0\nrequests\nflask==99.0\n"},
+        ("test_vulnerabilities.py", "test_dependencies.py"),
+    )
     monkeypatch.setenv("PIPELINE_VULN_DB", str(osv_snapshot))
     result = pytester.runpytest_subprocess("-m", "predeploy", "-rA")
     failed = _ids(result, "FAILED")
-    assert failed and all("(Pillow==9.0.0)]" in i for i in failed)
-    assert any(
-        i.startswith("test_no_known_vulnerability[PYSEC-2023-227@app/requirements.txt:2")
-        for i in failed
+    vulnerable = [i for i in failed if i.startswith("test_no_known_vulnerability[")]
+    assert vulnerable and all("(Pillow==9.0.0)]" in i for i in vulnerable)
+    assert (
+        "test_no_known_vulnerability[PYSEC-2023-227@app/requirements.txt:2 (Pillow==9.0.0)]"
+        in failed
     )
+    assert "test_requirements[PIPE-DEP-001@app/requirements.txt:3]" in failed
+    assert "test_resolution[PIPE-DEP-005@app/requirements.txt:4]" in failed
+    # Pillow 9.0.0 also predates Python 3.11 wheels: the compatibility rule and the index say so.
+    assert "test_requirements[PIPE-COMPAT-014@app/requirements.txt:2]" in failed
+    others = set(failed) - set(vulnerable)
+    assert {i.split("@", 1)[1] for i in others} == {
+        "app/requirements.txt:2]",
+        "app/requirements.txt:3]",
+        "app/requirements.txt:4]",
+    }
     result.stdout.fnmatch_lines(
-        ["*Pillow==9.0.0 is vulnerable (also CVE-2023-44271*upgrade Pillow to 10.0.0*"]
+        [
+            "*flask==99.0 does not exist on the package index*",
+            "*Pillow==9.0.0 is vulnerable (also CVE-2023-44271*upgrade Pillow to 10.0.0*",
+        ]
     )
