@@ -27,7 +27,9 @@ log = logging.getLogger("passport.segmentation")
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_PATH = MODEL_DIR / "selfie_segmentation.tflite"
 MODEL_SIZE = 249_505
-MODEL_SHA256 = "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"  # pragma: allowlist secret
+MODEL_SHA256 = (
+    "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"  # pragma: allowlist secret
+)
 INPUT_SIDE = 256
 # After the guided filter, probabilities below EDGE_LOW are background, above EDGE_HIGH
 # person; the band between is a soft edge (hair).
