@@ -62,7 +62,7 @@ def make_app(aws_env: None) -> Callable[..., Flask]:
             "health_cache_seconds": 0.0,
         }
         settings.update(overrides)
-        app = create_app(settings)
+        app: Flask = create_app(settings)
         app.testing = False  # errors must go through the handlers, as in production
         return app
 

@@ -193,7 +193,8 @@ def test_background_errors(client: FlaskClient) -> None:
 
 
 def _items() -> list[dict[str, Any]]:
-    return aws_client("dynamodb").scan(TableName=TABLE)["Items"]
+    items: list[dict[str, Any]] = aws_client("dynamodb").scan(TableName=TABLE)["Items"]
+    return items
 
 
 def test_email_valid_normalised_and_stored(client: FlaskClient) -> None:

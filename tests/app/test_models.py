@@ -8,6 +8,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from PIL import Image
 from .helpers import IMAGES, image_bytes, upload
 
 
-def _rgb(name: str) -> np.ndarray:  # type: ignore[type-arg]
+def _rgb(name: str) -> np.ndarray[Any, Any]:
     with Image.open(IMAGES / name) as image:
         return np.asarray(image.convert("RGB"))
 
