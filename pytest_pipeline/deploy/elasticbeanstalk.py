@@ -23,27 +23,15 @@ from botocore.exceptions import ClientError
 
 from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
 from pytest_pipeline.deploy.base import DeployError, event
+from pytest_pipeline.deploy.ebpoll import EbPoller, Failed, platform_event
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
-from pytest_pipeline.retry import Backoff, wait_until
+from pytest_pipeline.retry import Backoff
 
-FAILURE_SEVERITIES = ("ERROR", "FATAL")
-GONE = ("Terminating", "Terminated")
-# Right after update_environment the environment may still read Ready on the old label; only
-# once it was seen leaving Ready (or after this many seconds) does that mean a rollback.
-SETTLE_GRACE = 30.0
 NOT_READY_HINT = (
     "another operation is in progress on the environment; wait for it to finish or cancel it "
     "with `aws elasticbeanstalk abort-environment-update --environment-name {name}`, then run "
     "the deploy stage again"
 )
-
-
-class _Failed(Exception):
-    def __init__(self, kind: str, detail: str, env: dict[str, Any] | None) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-        self.env = env
 
 
 class ElasticBeanstalkTarget:
@@ -72,22 +60,16 @@ class ElasticBeanstalkTarget:
         self.strategy = strategy
         self.timeout = timeout
         self.rollback_enabled = rollback_enabled
-        self.backoff = backoff or Backoff(base=2.0, cap=20.0)
-        self.sleep = sleep
-        self.clock = clock
+        self.poll = EbPoller(
+            self.eb, application, timeout, backoff or Backoff(base=2.0, cap=20.0), sleep, clock
+        )
         self._previous: str | None = None
         self._pending: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _environments(self) -> list[dict[str, Any]]:
-        response = self.eb.describe_environments(
-            ApplicationName=self.application, IncludeDeleted=False
-        )
-        return [env for env in response.get("Environments", []) if env.get("Status") not in GONE]
-
     def _live(self) -> dict[str, Any]:
-        envs = self._environments()
+        envs = self.poll.environments()
         exact = [env for env in envs if env["EnvironmentName"] == self.environment]
         if exact:
             return exact[0]
@@ -106,15 +88,6 @@ class ElasticBeanstalkTarget:
         return max(
             clones, key=lambda env: env.get("DateCreated") or datetime.min.replace(tzinfo=UTC)
         )
-
-    def _describe(self, name: str) -> dict[str, Any]:
-        response = self.eb.describe_environments(
-            ApplicationName=self.application, EnvironmentNames=[name], IncludeDeleted=False
-        )
-        envs = response.get("Environments", [])
-        if not envs:
-            raise DeployError(f"environment {name} of {self.application} disappeared")
-        return dict(envs[0])
 
     @property
     def url(self) -> str:
@@ -153,7 +126,7 @@ class ElasticBeanstalkTarget:
             EnvironmentName=self._live()["EnvironmentName"],
             MaxRecords=100,
         )
-        return [_event(item) for item in reversed(response.get("Events", []))]
+        return [platform_event(item) for item in reversed(response.get("Events", []))]
 
     def health(self) -> dict[str, Any]:
         """Status, colour and label of the live environment."""
@@ -199,7 +172,7 @@ class ElasticBeanstalkTarget:
                 self._update(name, label, events)
             else:
                 name = self._swap(live, label, events)
-        except _Failed as failure:
+        except Failed as failure:
             self._fail(failure, name, label, previous, started, events)
         self._previous = previous
         events.append(event(f"{label} is serving on {name}: Ready and Green"))
@@ -233,7 +206,7 @@ class ElasticBeanstalkTarget:
         events.append(event(f"rolling back {live['EnvironmentName']} from {current} to {target}"))
         try:
             self._update(live["EnvironmentName"], target, events)
-        except _Failed as failure:
+        except Failed as failure:
             raise DeployError(
                 f"rollback of {live['EnvironmentName']} to {target} failed: {failure.detail}",
                 events,
@@ -293,7 +266,7 @@ class ElasticBeanstalkTarget:
                     remediation="check the bundle's S3 location and the pipeline role's "
                     "elasticbeanstalk:CreateApplicationVersion and s3:GetObject permissions",
                 ) from error
-            existing = self._version(label)
+            existing = self.poll.version(label)
             if existing.get("SourceBundle") != source:
                 raise DeployError(
                     f"application version {label} already exists with another bundle "
@@ -304,7 +277,7 @@ class ElasticBeanstalkTarget:
             events.append(event(f"application version {label} already exists; reusing it"))
 
         def processed() -> bool:
-            status = self._version(label).get("Status", "Processed")
+            status = self.poll.version(label).get("Status", "Processed")
             if status == "Failed":
                 raise DeployError(
                     f"Elastic Beanstalk could not process application version {label}",
@@ -313,24 +286,7 @@ class ElasticBeanstalkTarget:
                 )
             return bool(status in ("Processed", "Unprocessed"))
 
-        self._wait(processed, f"application version {label} to be processed")
-
-    def _version(self, label: str) -> dict[str, Any]:
-        response = self.eb.describe_application_versions(
-            ApplicationName=self.application, VersionLabels=[label]
-        )
-        versions = response.get("ApplicationVersions", [])
-        return dict(versions[0]) if versions else {}
-
-    def _wait(self, probe: Callable[[], Any], what: str) -> Any:
-        return wait_until(
-            probe,
-            what=what,
-            deadline=self.timeout,
-            backoff=self.backoff,
-            sleep=self.sleep,
-            clock=self.clock,
-        )
+        self.poll.wait(processed, f"application version {label} to be processed")
 
     def _update(self, name: str, label: str, events: list[DeploymentEvent]) -> dict[str, Any]:
         since = datetime.now(UTC) - timedelta(seconds=5)
@@ -340,67 +296,10 @@ class ElasticBeanstalkTarget:
             )
         except ClientError as error:
             if "invalid state" in str(error).lower():
-                raise _Failed("not_ready", f"{name} refused the update: {error}", None) from error
+                raise Failed("not_ready", f"{name} refused the update: {error}", None) from error
             raise
         events.append(event(f"update_environment {name} to {label}"))
-        return self._watch(name, label, since, events)
-
-    def _watch(
-        self, name: str, label: str, since: datetime, events: list[DeploymentEvent]
-    ) -> dict[str, Any]:
-        """Poll until ``name`` is Ready and Green on ``label``; ``_Failed`` otherwise."""
-        seen: set[tuple[str, str]] = {(e.timestamp.isoformat(), e.message) for e in events}
-        first = len(events)  # only events of this operation judge it
-        last: dict[str, Any] = {}
-        began = self.clock()
-        left_ready: list[bool] = []
-
-        def probe() -> dict[str, Any] | None:
-            env = self._describe(name)
-            last.update(env)
-            response = self.eb.describe_events(
-                ApplicationName=self.application, EnvironmentName=name, StartTime=since
-            )
-            for item in reversed(response.get("Events", [])):
-                platform_event = _event(item)
-                key = (platform_event.timestamp.isoformat(), platform_event.message)
-                if key not in seen:
-                    seen.add(key)
-                    events.append(platform_event)
-            if env.get("Status") != "Ready":
-                left_ready.append(True)
-                return None
-            errors = [
-                e
-                for e in events[first:]
-                if e.source == "elasticbeanstalk" and e.severity in FAILURE_SEVERITIES
-            ]
-            if errors:
-                raise _Failed(
-                    "error_events", f"{len(errors)} ERROR event(s), first: {errors[0].message}", env
-                )
-            if env.get("VersionLabel") != label:
-                if not left_ready and self.clock() - began < SETTLE_GRACE:
-                    return None  # the update may not be visible yet: Ready on the old label
-                raise _Failed(
-                    "reverted",
-                    f"{name} is Ready and {env.get('Health')} but runs {env.get('VersionLabel')}, "
-                    f"not {label}: Elastic Beanstalk rolled the deployment back",
-                    env,
-                )
-            return env if env.get("Health") == "Green" else None
-
-        try:
-            result: dict[str, Any] = self._wait(probe, f"{name} to serve {label}, Ready and Green")
-        except TimeoutError as error:
-            raise _Failed(
-                "timeout",
-                f"{name} did not serve {label} Ready and Green within {self.timeout:.0f}s "
-                f"(last: status {last.get('Status')}, health {last.get('Health')}, "
-                f"version {last.get('VersionLabel')})",
-                last or None,
-            ) from error
-        return result
+        return self.poll.watch(name, label, since, events)
 
     def _swap(self, live: dict[str, Any], label: str, events: list[DeploymentEvent]) -> str:
         """Clone ``live`` with ``label``, wait for it, swap CNAMEs, retire the old environment."""
@@ -423,8 +322,8 @@ class ElasticBeanstalkTarget:
         )
         events.append(event(f"cloning {name} into {clone} with {label}"))
         try:
-            self._watch(clone, label, since, events)
-        except _Failed:
+            self.poll.watch(clone, label, since, events)
+        except Failed:
             self._retire(clone, template, events)
             raise
         self.eb.swap_environment_cnames(
@@ -433,14 +332,14 @@ class ElasticBeanstalkTarget:
         events.append(event(f"swapped CNAMEs of {name} and {clone}"))
 
         def swapped() -> bool:
-            new, old = self._describe(clone), self._describe(name)
+            new, old = self.poll.describe(clone), self.poll.describe(name)
             ready = new.get("Status") == "Ready" and old.get("Status") == "Ready"
             return ready and new.get("CNAME") == live.get("CNAME")
 
         try:
-            self._wait(swapped, f"{clone} to take over {live.get('CNAME')}")
+            self.poll.wait(swapped, f"{clone} to take over {live.get('CNAME')}")
         except TimeoutError as error:
-            raise _Failed(
+            raise Failed(
                 "timeout", f"the CNAME swap of {name} and {clone} did not settle", None
             ) from error
         self._pending.discard(clone)
@@ -461,7 +360,7 @@ class ElasticBeanstalkTarget:
 
     def _fail(
         self,
-        failure: _Failed,
+        failure: Failed,
         name: str,
         label: str,
         previous: str | None,
@@ -507,14 +406,14 @@ class ElasticBeanstalkTarget:
         ) from failure
 
     def _restore(
-        self, name: str, previous: str, failure: _Failed, events: list[DeploymentEvent]
+        self, name: str, previous: str, failure: Failed, events: list[DeploymentEvent]
     ) -> tuple[DeploymentStatus, str]:
         """Roll ``name`` back to ``previous``; returns the status and a phrase for the message."""
         env = failure.env or {}
         if env.get("Status") == "Ready" and env.get("VersionLabel") == previous:
             try:
-                self._watch(name, previous, datetime.now(UTC), events)
-            except _Failed as error:
+                self.poll.watch(name, previous, datetime.now(UTC), events)
+            except Failed as error:
                 events.append(event(f"{previous} is back but not healthy: {error}", "ERROR"))
                 return DeploymentStatus.ROLLBACK_FAILED, f"; {previous} is back but unhealthy"
             events.append(event(f"{name} serves {previous} again (Green); no redeploy needed"))
@@ -523,29 +422,13 @@ class ElasticBeanstalkTarget:
             if env.get("Status") not in (None, "Ready"):
                 self.eb.abort_environment_update(EnvironmentName=name)
                 events.append(event(f"aborted the update of {name}", "WARN"))
-                self._wait(
-                    lambda: self._describe(name).get("Status") == "Ready", f"{name} to be Ready"
+                self.poll.wait(
+                    lambda: self.poll.describe(name).get("Status") == "Ready", f"{name} to be Ready"
                 )
             events.append(event(f"rolling back {name} to {previous}"))
             self._update(name, previous, events)
-        except (_Failed, TimeoutError, ClientError) as error:
+        except (Failed, TimeoutError, ClientError) as error:
             events.append(event(f"rollback to {previous} failed: {error}", "ERROR"))
             return DeploymentStatus.ROLLBACK_FAILED, f"; rollback to {previous} FAILED: {error}"
         events.append(event(f"rolled back {name} to {previous}"))
         return DeploymentStatus.ROLLED_BACK, f"; rolled back to {previous}"
-
-
-def _event(item: dict[str, Any]) -> DeploymentEvent:
-    stamp = item.get("EventDate")
-    if isinstance(stamp, str):
-        stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    if not isinstance(stamp, datetime):
-        stamp = utcnow()
-    elif stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return DeploymentEvent(
-        timestamp=stamp.astimezone(UTC),
-        message=str(item.get("Message", "")),
-        severity=str(item.get("Severity", "INFO")),
-        source="elasticbeanstalk",
-    )

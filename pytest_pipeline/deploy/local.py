@@ -14,12 +14,10 @@ fails its health check never takes traffic.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from filelock import FileLock, Timeout
 from pytest_pipeline.aws.bundles import Bundle, sha256_file
 from pytest_pipeline.deploy.base import DeployError, event
 from pytest_pipeline.deploy.launcher import AppProcess, AppProcessError, ProcessRef
+from pytest_pipeline.deploy.localstate import LocalState
 from pytest_pipeline.deploy.proxy import ProxyError, ProxyHandle, start_proxy
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
 from pytest_pipeline.retry import Backoff, wait_until
@@ -42,7 +41,6 @@ OUTPUT_ENV = {
     "MaxUploadMb": "MAX_UPLOAD_MB",
     "AppSecretArn": "APP_SECRET_ARN",
 }
-MAX_EVENTS = 500
 
 
 def app_environment(outputs: dict[str, str], aws_env: dict[str, str]) -> dict[str, str]:
@@ -50,22 +48,6 @@ def app_environment(outputs: dict[str, str], aws_env: dict[str, str]) -> dict[st
     env = dict(aws_env)
     env.update({var: outputs[key] for key, var in OUTPUT_ENV.items() if key in outputs})
     return env
-
-
-@dataclass
-class _State:
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    serving: str | None = None
-    previous: str | None = None
-    proxy: dict[str, Any] | None = None
-    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def labels(self) -> list[str]:
-        return [str(item["label"]) for item in self.versions]
-
-    def version(self, label: str) -> dict[str, Any] | None:
-        return next((item for item in self.versions if item["label"] == label), None)
 
 
 class LocalTarget:
@@ -93,40 +75,11 @@ class LocalTarget:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _load(self) -> _State:
-        try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return _State()
-        except ValueError as error:
-            raise DeployError(
-                f"{self.state_path} is not valid JSON ({error})",
-                remediation="stop the processes it listed by hand and delete the file",
-            ) from error
-        return _State(
-            versions=list(data.get("versions") or []),
-            serving=data.get("serving"),
-            previous=data.get("previous"),
-            proxy=data.get("proxy"),
-            apps=dict(data.get("apps") or {}),
-            events=list(data.get("events") or [])[-MAX_EVENTS:],
-        )
+    def _load(self) -> LocalState:
+        return LocalState.read(self.state_path)
 
-    def _save(self, state: _State) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        data = {
-            "environment": self.environment,
-            "versions": state.versions,
-            "serving": state.serving,
-            "previous": state.previous,
-            "proxy": state.proxy,
-            "apps": state.apps,
-            "events": state.events[-MAX_EVENTS:],
-        }
-        fd, tmp = tempfile.mkstemp(prefix="state-", suffix=".json", dir=self.home)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        os.replace(tmp, self.state_path)
+    def _save(self, state: LocalState) -> None:
+        state.write(self.state_path, self.environment)
 
     def _locked(self) -> FileLock:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -319,14 +272,14 @@ class LocalTarget:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _record(self, state: _State, new_events: list[DeploymentEvent]) -> None:
+    def _record(self, state: LocalState, new_events: list[DeploymentEvent]) -> None:
         state.events.extend(item.to_dict() for item in new_events)
         self._save(state)
 
     def _version_dir(self, label: str) -> Path:
         return self.home / "versions" / label
 
-    def _unpack(self, state: _State, bundle: Bundle, new_events: list[DeploymentEvent]) -> None:
+    def _unpack(self, state: LocalState, bundle: Bundle, new_events: list[DeploymentEvent]) -> None:
         label = bundle.version_label
         actual = sha256_file(bundle.path)
         if actual != bundle.sha256:
@@ -361,7 +314,7 @@ class LocalTarget:
             )
         new_events.append(event(f"created application version {label} ({bundle.sha256[:12]})"))
 
-    def _proxy(self, state: _State, new_events: list[DeploymentEvent]) -> ProxyHandle:
+    def _proxy(self, state: LocalState, new_events: list[DeploymentEvent]) -> ProxyHandle:
         if state.proxy is not None:
             handle = ProxyHandle.from_dict(state.proxy)
             if handle.ref.alive():
@@ -382,7 +335,7 @@ class LocalTarget:
         return handle
 
     def _start_healthy(
-        self, state: _State, label: str, new_events: list[DeploymentEvent]
+        self, state: LocalState, label: str, new_events: list[DeploymentEvent]
     ) -> AppProcess:
         env = {**self.app_env, "APP_VERSION": label}
         key = f"{label} (starting)"
@@ -422,7 +375,9 @@ class LocalTarget:
             "log": str(app.log_path),
         }
 
-    def _stop_stale(self, state: _State, keep: set[str], new_events: list[DeploymentEvent]) -> None:
+    def _stop_stale(
+        self, state: LocalState, keep: set[str], new_events: list[DeploymentEvent]
+    ) -> None:
         """Stop recorded processes that serve nothing (left by a run that crashed mid-deploy)."""
         for name in [name for name in state.apps if name not in keep]:
             ref = ProcessRef.from_dict(state.apps.pop(name))
@@ -433,7 +388,7 @@ class LocalTarget:
     def _log(self, label: str) -> Path:
         return self.home / "logs" / f"{label}-{utcnow():%Y%m%dT%H%M%S%f}.log"
 
-    def _activate(self, state: _State, label: str, new_events: list[DeploymentEvent]) -> None:
+    def _activate(self, state: LocalState, label: str, new_events: list[DeploymentEvent]) -> None:
         """Start ``label`` beside the serving version, switch the proxy, drain and stop the old."""
         old_label = state.serving
         running = state.apps.get(label)
