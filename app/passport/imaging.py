@@ -14,7 +14,13 @@ from .arrays import Pixels
 from .errors import ApiError
 
 # Formats accepted, as Pillow names them after sniffing the bytes themselves.
-ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# MPO is how Pillow names the multi-picture JPEGs many phone cameras write.
+ACCEPTED_FORMATS = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+}
 
 _ORIENTATION = 0x0112  # EXIF tag
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -350,3 +351,13 @@ def test_cors_wildcard_never_with_credentials(aws: None, make_app: Callable[...,
     response = _preflight(client, "https://any.example")
     assert response.headers.get("Access-Control-Allow-Origin") == "*"
     assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_phone_multi_picture_jpeg_is_a_jpeg(client: FlaskClient) -> None:
+    from PIL import Image
+
+    frames = [Image.open(io.BytesIO(image_bytes("astronaut.jpg"))).convert("RGB")] * 2
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "MPO", save_all=True, append_images=frames[1:])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+    assert upload(client, buffer.getvalue()).status_code == 200
