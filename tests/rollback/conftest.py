@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,8 +21,17 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, webhook: Webhook) -> Iterator[Project]:
-    """The pipeline project; every local environment it started is stopped afterwards."""
+def project(
+    pytester: pytest.Pytester, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Project]:
+    """The pipeline project; every local environment it started is stopped afterwards.
+
+    The runs see only the project's settings: ``PIPELINE_*`` variables of the calling
+    environment (``make test`` sets ``PIPELINE_REPORTS_DIR``) are removed.
+    """
+    for name in list(os.environ):
+        if name.startswith("PIPELINE_"):
+            monkeypatch.delenv(name)
     pytester.makepyprojecttoml(
         """
 [tool.pytest.ini_options]
