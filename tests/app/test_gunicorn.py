@@ -177,3 +177,6 @@ def test_access_log_is_json(served: dict[str, Any]) -> None:
     access = [json.loads(line) for line in lines if line.startswith("{") and '"access"' in line]
     mine = [entry for entry in access if entry["request_id"] == "log-me"]
     assert mine and mine[0]["status"] == "200" and mine[0]["path"] == "/api/v1/specs"
+    server = [json.loads(line) for line in lines if '"logger": "gunicorn.error"' in line]
+    assert any("Booting worker" in entry["message"] for entry in server)
+    assert all(line.startswith("{") for line in lines if line.strip()), "a non-JSON log line"
