@@ -116,7 +116,7 @@ class StageSummary:
         return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A test's reports seen so far (setup, call, teardown)."""
 
@@ -128,6 +128,9 @@ class _Pending:
     stop: float = 0.0
     gated: bool = False
     properties: dict[str, PropertyValue] = field(default_factory=dict)
+
+
+_STAGES = {stage.value: stage for stage in Stage}
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
@@ -307,30 +310,35 @@ class PipelineRun:
 
     def observe(self, report: pytest.TestReport) -> None:
         """Account for one report (every phase of every test, in every process)."""
-        stage_name = getattr(report, "pipeline_stage", None)
-        pending = self._pending.get(report.nodeid)
+        # Called three times per test: keep the common (passing) path short.
+        nodeid = report.nodeid
+        pending = self._pending.get(nodeid)
         if pending is None:
-            stage = Stage(stage_name) if stage_name else None
-            pending = self._pending[report.nodeid] = _Pending(stage)
+            stage_name = getattr(report, "pipeline_stage", None)
+            pending = self._pending[nodeid] = _Pending(_STAGES[stage_name] if stage_name else None)
             pending.start = getattr(report, "start", None)
+            pending.gated = getattr(report, "pipeline_gated", False)
         pending.duration += report.duration
-        pending.stop = max(pending.stop, getattr(report, "stop", 0.0) or 0.0)
-        if getattr(report, "pipeline_gated", False):
-            pending.gated = True
-        if report.failed or report.when == "call" or (report.skipped and report.when == "setup"):
-            outcome = _outcome_of(report)
-            if not (pending.outcome.is_failure and not outcome.is_failure):
-                pending.outcome = outcome
-            if report.failed or report.skipped:
-                if report.failed and pending.stage is not None:
-                    self.gate.record_failure(pending.stage, report.nodeid, error_line(report))
-                if not pending.message:
-                    pending.message = error_line(report)
-        if report.when == "teardown":
+        when = report.when
+        if report.outcome != "passed" or when == "call":
+            self._outcome(pending, report)
+        if when == "teardown":
+            pending.stop = getattr(report, "stop", 0.0) or 0.0
             for name, value in report.user_properties:
                 if isinstance(value, str | int | float | bool):
                     pending.properties[str(name)] = value
-            self._finish_test(report.nodeid)
+            self._finish_test(nodeid)
+
+    def _outcome(self, pending: _Pending, report: pytest.TestReport) -> None:
+        outcome = _outcome_of(report)
+        if not (pending.outcome.is_failure and not outcome.is_failure):
+            pending.outcome = outcome
+        if report.failed or report.skipped:
+            line = error_line(report)
+            if report.failed and pending.stage is not None:
+                self.gate.record_failure(pending.stage, report.nodeid, line)
+            if not pending.message:
+                pending.message = line
 
     def _finish_test(self, nodeid: str) -> None:
         pending = self._pending.pop(nodeid)
