@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 HALT = (
@@ -210,17 +212,55 @@ def test_results_are_recorded_with_their_stage(project: pytest.Pytester) -> None
     assert '"halted": "predeploy"' in data
 
 
+XDIST_CONFTEST = """
+import json
+import pytest
+from pytest_pipeline.session import get_run
+
+
+def destroy(state):
+    with open(state["log"], "a") as handle:
+        handle.write(f"destroy {state['by']}\\n")
+
+
+@pytest.fixture(scope="session")
+def shared(pytestconfig):
+    run = get_run(pytestconfig)
+    log = str(pytestconfig.rootpath / "log.txt")
+
+    def create():
+        with open(log, "a") as handle:
+            handle.write(f"create {run.worker_id}\\n")
+        return {"by": run.worker_id, "log": log}
+
+    state = run.once("shared", create, "conftest:destroy", honour_teardown=False)
+    run.record("deployment", {"by": state["by"]})
+    return state
+
+
+def pytest_configure(config):
+    run = get_run(config)
+    if run.owns_run:
+        def report():
+            data = {"recorded": run.recorded("deployment"), "results": len(run.results),
+                    "role": run.role}
+            (config.rootpath / "controller.json").write_text(json.dumps(data))
+        run.add_finalizer(report)
+"""
+
+
 @pytest.mark.slow
 def test_gate_and_order_hold_under_xdist(project: pytest.Pytester) -> None:
     project.mkpydir("suites")
     for stage in ("predeploy", "infra", "deploy"):
         project.mkdir(f"suites/{stage}")
+    project.makeconftest(XDIST_CONFTEST)
     project.makepyfile(
         **{
             # The failure comes late, while the other worker could already start infra.
-            "suites/predeploy/test_slow.py": "import time\n\ndef test_lint():\n"
+            "suites/predeploy/test_slow.py": "import time\n\ndef test_lint(shared):\n"
             "    time.sleep(1.5)\n    assert False, 'lint found 3 problems'\n\n"
-            "def test_deps():\n    pass\n",
+            "def test_deps(shared):\n    pass\n",
             "suites/infra/test_stack.py": "import pytest\n\n"
             "@pytest.mark.parametrize('n', range(6))\ndef test_stack(n):\n    pass\n",
             "suites/deploy/test_bundle.py": "def test_bundle():\n    pass\n",
@@ -234,3 +274,9 @@ def test_gate_and_order_hold_under_xdist(project: pytest.Pytester) -> None:
     )
     result.stdout.fnmatch_lines([f"SKIPPED [[]6[]] *: {reason}", f"SKIPPED [[]1[]] *: {reason}"])
     result.stdout.fnmatch_lines(["infra * halted * 6 halted  in *", reason])
+    # once per run across workers, torn down by the controller after them; records shared
+    log = (project.path / "log.txt").read_text().splitlines()
+    assert [line.split()[0] for line in log] == ["create", "destroy"], log
+    assert log[0].split()[1].startswith("gw")
+    controller = json.loads((project.path / "controller.json").read_text())
+    assert controller == {"recorded": {"by": log[0].split()[1]}, "results": 9, "role": "controller"}
