@@ -32,7 +32,7 @@ RESULTS = Path("results") / "results.jsonl"
 POLL = Backoff(base=0.005, cap=0.2)
 
 
-class GateTimeoutError(RuntimeError):
+class GateTimeoutError(TimeoutError):
     """Earlier-stage tests did not finish within ``gate-timeout``."""
 
 

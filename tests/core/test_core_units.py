@@ -242,3 +242,40 @@ def test_retry_error_says_what_how_often_and_the_last_error() -> None:
         )
     with pytest.raises(ValueError, match="factor >= 1"):
         Backoff(factor=0.5)
+
+
+def test_worker_gate_waits_for_earlier_stages_then_gates(tmp_path: Path) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from pytest_pipeline.distributed import RESULTS, GateTimeoutError, WorkerGate
+
+    run: object = SimpleNamespace(run_dir=tmp_path, options=SimpleNamespace(gate_timeout=0.3))
+    gate = WorkerGate(run)  # type: ignore[arg-type]
+    gate.prepare(
+        [
+            ("p::a", Stage.PREDEPLOY),
+            ("p::b", Stage.PREDEPLOY),
+            ("u::x", None),
+            ("i::c", Stage.INFRA),
+            ("d::d", Stage.DEPLOY),
+        ]
+    )
+    assert gate.halt_for(Stage.PREDEPLOY) is None  # nothing earlier: never waits
+    with pytest.raises(GateTimeoutError, match=r"2 earlier-stage test\(s\) did not finish"):
+        gate.halt_for(Stage.INFRA)
+    path = tmp_path / RESULTS
+    path.parent.mkdir(parents=True)
+    lines = [
+        {"nodeid": "p::a", "stage": "predeploy", "failed": False, "message": ""},
+        {"nodeid": "p::b", "stage": "predeploy", "failed": False, "message": ""},
+    ]
+    failure = json.dumps({"nodeid": "i::c", "stage": "infra", "failed": True, "message": "boom"})
+    # a line being written is not read until it is complete
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines) + failure[:20])
+    assert gate.halt_for(Stage.INFRA) is None
+    with path.open("a") as handle:
+        handle.write(failure[20:] + "\n")
+    halt = gate.halt_for(Stage.DEPLOY)
+    assert halt is not None
+    assert halt.reason() == "pipeline halted: infra failed (i::c: boom)"
