@@ -240,14 +240,21 @@ class LocalTarget:
         except psutil.Error:
             return [proc.pid]
 
-    def destroy(self, remove_files: bool = False) -> list[int]:
+    def destroy(self, remove_files: bool = False, owner: str | None = None) -> list[int]:
         """Stop every process of the environment, verify each is gone by PID; return the PIDs.
 
         ``remove_files`` also deletes the unpacked versions (state and logs stay for review).
+        With ``owner`` (the label a run deployed), the environment is left alone when it now
+        serves another label: a later run deployed over it and owns it.
         """
         self._acquire()
         try:
             state = self._load()
+            if owner is not None and state.serving not in (None, owner):
+                self._record(
+                    state, [event(f"teardown for {owner} skipped: {state.serving} serves now")]
+                )
+                return []
             refs = [ProcessRef.from_dict(app) for app in state.apps.values()]
             if state.proxy:
                 refs.append(ProcessRef.from_dict(state.proxy))

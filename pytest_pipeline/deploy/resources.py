@@ -85,14 +85,17 @@ def make_target(
 
 
 def destroy_deployment(state: dict[str, Any]) -> None:
-    """Teardown of the ``deployment`` record: stop a local environment (verified by PID).
+    """Teardown of the ``deployment`` record: stop a local environment (verified by PID),
+    unless another run has deployed over it since (it serves another label: theirs to stop).
 
     An Elastic Beanstalk environment belongs to the stack and is left to it.
     """
     if state.get("target") != "local":
         log.info("deploy target %s is left to its stack", state.get("target"))
         return
-    LocalTarget(Path(state["root"]), str(state["environment"])).destroy(remove_files=True)
+    deployed = (state.get("metadata") or {}).get("version_label")
+    target = LocalTarget(Path(state["root"]), str(state["environment"]))
+    target.destroy(remove_files=True, owner=deployed)
 
 
 def discard_bundle(state: dict[str, Any]) -> None:

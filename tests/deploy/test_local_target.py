@@ -129,7 +129,9 @@ def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
 
     processes = family(target.pids())
     assert len(processes) >= 3  # proxy, gunicorn master and its worker
-    target.destroy()
+    assert target.destroy(owner="dev-v2") == []  # dev-v1 serves: not this owner's to stop
+    assert all(p.is_running() for p in processes)
+    target.destroy(owner="dev-v1")
     assert not [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert target.pids() == []
 
