@@ -180,3 +180,45 @@ def test_access_log_is_json(served: dict[str, Any]) -> None:
     server = [json.loads(line) for line in lines if '"logger": "gunicorn.error"' in line]
     assert any("Booting worker" in entry["message"] for entry in server)
     assert all(line.startswith("{") for line in lines if line.strip()), "a non-JSON log line"
+
+
+def test_every_contract_row_over_http(served: dict[str, Any]) -> None:
+    base = served["base"]
+
+    def post_photo(path: str, name: str, **data: str) -> requests.Response:
+        files = {"photo": (name, image_bytes(name), "image/jpeg")}
+        return requests.post(f"{base}{path}", files=files, data=data, timeout=60)
+
+    def code(response: requests.Response) -> tuple[int, str]:
+        return response.status_code, response.json()["error"]["code"]
+
+    specs = requests.get(f"{base}/api/v1/specs", timeout=10).json()
+    assert {"us", "eu"} <= set(specs)
+    background = post_photo("/api/v1/background", "astronaut.jpg")
+    assert background.status_code == 200
+    assert background.headers["Content-Type"] == "image/png"
+    assert code(post_photo("/api/v1/photos", "astronaut.jpg", spec="mars")) == (
+        400,
+        "unknown_spec",
+    )
+    assert code(requests.post(f"{base}/api/v1/photos", timeout=10)) == (400, "missing_photo")
+    assert code(post_photo("/api/v1/photos", "not_an_image.jpg")) == (
+        415,
+        "unsupported_media_type",
+    )
+    assert code(post_photo("/api/v1/photos", "two_faces.jpg")) == (422, "multiple_faces")
+    bad_json = requests.post(
+        f"{base}/api/v1/emails/validate",
+        data="{",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert code(bad_json) == (400, "invalid_json")
+    assert code(requests.get(f"{base}/nope", timeout=10)) == (404, "not_found")
+    assert code(requests.put(f"{base}/api/v1/specs", timeout=10)) == (405, "method_not_allowed")
+    preflight = requests.options(
+        f"{base}/api/v1/photos",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
