@@ -17,6 +17,9 @@ limit_request_line = 8190
 limit_request_fields = 100
 # The models load once per worker after fork; preloading would share a dnn.Net across forks.
 preload_app = False
+# One control socket path is shared by every gunicorn of the user; two versions side by side
+# (blue/green) would fight over it, and nothing here manages gunicorn through it.
+control_socket_disable = True
 
 accesslog = "-"
 errorlog = "-"
