@@ -15,6 +15,7 @@ clean result); one that had nothing it could check yields ``skipped`` (or ``erro
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -249,6 +250,8 @@ def sarif_runs(
     return runs
 
 
-def decide(waivers: WaiverSet, outcomes: Iterable[ScanOutcome]) -> dict[str, Decision]:
+def decide(
+    waivers: WaiverSet, outcomes: Iterable[ScanOutcome], today: dt.date | None = None
+) -> dict[str, Decision]:
     """The waiver decision of every finding of ``outcomes``, by fingerprint."""
-    return {f.fingerprint: waivers.decide(f) for o in outcomes for f in o.findings}
+    return {f.fingerprint: waivers.decide(f, today) for o in outcomes for f in o.findings}
