@@ -61,7 +61,7 @@ def one_core() -> str:
 
 def megapixel_jpeg() -> bytes:
     """The astronaut portrait scaled to 1000x1000 (1.0 MP), JPEG quality 90."""
-    image = Image.fromarray(data.astronaut()).resize((1000, 1000), Image.Resampling.LANCZOS)
+    image = Image.fromarray(data.astronaut()).resize((1000, 1000), Image.Resampling.LANCZOS)  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
@@ -114,7 +114,7 @@ def latency(pipeline: PhotoPipeline, jpeg: bytes, runs: int, spec: str) -> dict[
 
 def detection_quality(detector: FaceDetector) -> tuple[float, float]:
     """(recall, false-positive rate) on lfw_subset: 100 faces then 100 non-faces."""
-    images = data.lfw_subset()
+    images = data.lfw_subset()  # type: ignore[no-untyped-call]
     if images.dtype != np.uint8:
         images = np.clip(images * 255.0 + 0.5, 0, 255).astype(np.uint8)
     faces, others = images[:100], images[100:]

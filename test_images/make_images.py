@@ -72,7 +72,7 @@ def _png(image: Image.Image) -> bytes:
 
 def astronaut() -> NDArray[np.uint8]:
     """The astronaut portrait (512x512 RGB, one frontal face)."""
-    return np.asarray(data.astronaut(), dtype=np.uint8)
+    return np.asarray(data.astronaut(), dtype=np.uint8)  # type: ignore[no-untyped-call]
 
 
 def _resize(rgb: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
