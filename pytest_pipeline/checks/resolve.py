@@ -139,12 +139,14 @@ def _pin_finding(
                        f"{entry.name}=={version} does not exist on the package index"
                        + (f" (latest release: {latest})" if latest else ""),
                        f"pin a published version of {entry.name}", *where)  # fmt: skip
-    if files and all(item.get("yanked") for item in files):
+    if not files:
+        return None  # no file name parsed to this version: leave the verdict to pip
+    if all(item.get("yanked") for item in files):
         return Finding(SCANNER, "PIPE-DEP-009", Severity.MEDIUM,
                        f"{entry.name}=={version} was yanked from the index",
                        f"pin a release of {entry.name} that was not withdrawn", *where)  # fmt: skip
     admits = [f for f in files if _admits(f.get("requires-python"), python)]
-    if files and not admits:
+    if not admits:
         declared = sorted({str(f.get("requires-python")) for f in files})
         return Finding(SCANNER, "PIPE-DEP-004", Severity.HIGH,
                        f"{entry.name}=={version} requires Python {', '.join(declared)}; the "
