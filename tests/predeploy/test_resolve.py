@@ -51,3 +51,29 @@ def test_clean_set_resolves_and_is_cached(tmp_path: Path) -> None:
     second = _check(tmp_path, "six==1.17.0\nidna==3.10\n", cache)
     assert second.cached and second.findings == [] and "(cached)" in second.summary
     assert len(list(cache.iterdir())) == 1
+
+
+def _project(*files: dict[str, object]) -> dict[str, object]:
+    return {"versions": ["1.0", "2.0"], "files": list(files)}
+
+
+def _verdict(project: dict[str, object] | None, pin: str = "demo==1.0") -> str | None:
+    entry = deps.parse_text(pin + "\n", "requirements.txt").entries[0]
+    assert entry.pinned_version is not None
+    wanted = resolve.target_tags(PY311)
+    found = resolve._pin_finding(entry, entry.pinned_version, project, PY311, wanted)
+    return None if found is None else found.rule_id
+
+
+def test_index_verdicts_on_synthetic_projects() -> None:
+    wheel = {"filename": "demo-1.0-py3-none-any.whl", "requires-python": ">=3.8"}
+    assert _verdict(_project(wheel)) is None
+    assert _verdict(None) == "PIPE-DEP-005"
+    assert _verdict(_project(wheel), "demo==3.0") == "PIPE-DEP-005"
+    assert _verdict(_project({**wheel, "yanked": "broken"})) == "PIPE-DEP-009"
+    old = {"filename": "demo-1.0-py3-none-any.whl", "requires-python": "<3.10"}
+    assert _verdict(_project(old)) == "PIPE-DEP-004"
+    assert _verdict(_project({"filename": "demo-1.0.tar.gz"})) == "PIPE-DEP-008"
+    windows = {"filename": "demo-1.0-cp311-cp311-win_amd64.whl"}
+    assert _verdict(_project(windows)) == "PIPE-DEP-004"
+    assert _verdict(_project({"filename": "unrelated-1.0.tar.gz"})) is None
