@@ -1,6 +1,6 @@
 """Regenerate the sample photos and `manifest.toml` from scikit-image's bundled images.
 
-Usage: `python test_images/make_images.py` (needs the dev extra: scikit-image, Pillow).
+Usage: `python test_images/make_images.py [OUT_DIR]` (needs the dev extra: scikit-image).
 
 Every original is public domain or CC0 and ships inside the scikit-image wheel, so the
 set is reproducible offline. Derived variants exercise the contract's error paths; the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,11 +416,12 @@ HEADER = """\
 """
 
 
-def main() -> None:
-    """Write every image and the manifest next to this script."""
+def main(out: Path = HERE) -> None:
+    """Write every image and the manifest to `out` (default: next to this script)."""
+    out.mkdir(parents=True, exist_ok=True)
     blocks = [HEADER]
     for case in CASES:
-        (HERE / case.file).write_bytes(case.make())
+        (out / case.file).write_bytes(case.make())
         source, licence = SOURCES[case.original]
         fields: dict[str, object] = {
             "file": case.file,
@@ -437,10 +439,10 @@ def main() -> None:
         fields["description"] = case.description
         lines = ["[[images]]"] + [f"{k} = {_toml_value(v)}" for k, v in fields.items()]
         blocks.append("\n".join(lines) + "\n")
-    (HERE / "manifest.toml").write_text("\n".join(blocks), encoding="utf-8")
-    total = sum((HERE / c.file).stat().st_size for c in CASES)
-    print(f"wrote {len(CASES)} images ({total / 1024:.0f} KiB) and manifest.toml to {HERE}")
+    (out / "manifest.toml").write_text("\n".join(blocks), encoding="utf-8")
+    total = sum((out / c.file).stat().st_size for c in CASES)
+    print(f"wrote {len(CASES)} images ({total / 1024:.0f} KiB) and manifest.toml to {out}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

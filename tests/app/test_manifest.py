@@ -137,3 +137,24 @@ def test_load_missing_or_broken_file(tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     with pytest.raises(ManifestError, match=r"no \[\[images\]\] tables"):
         load_manifest(empty)
+
+
+@pytest.mark.slow
+def test_committed_set_is_what_the_script_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("make_images", IMAGES / "make_images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_images", module)  # dataclasses look it up
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == sorted([*(case.file for case in CASES), "manifest.toml"])
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (IMAGES / name).read_bytes(), (
+            f"{name} differs from a fresh run of make_images.py: regenerate and commit"
+        )
