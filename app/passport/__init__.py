@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     aws = Aws(settings)
+    aws.warm_up()
     secret = aws.read_secret()
     app.config["SECRET_KEY"] = secret or secrets.token_hex(32)
 

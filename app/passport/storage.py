@@ -68,6 +68,11 @@ class Aws:
                 self._clients[key] = _client(service, self.settings.region, probe)
             return self._clients[key]
 
+    def warm_up(self) -> None:
+        """Create the clients now (no network), so the first requests do not pay for it."""
+        for service, probe in (("dynamodb", False), ("dynamodb", True), ("s3", True)):
+            self.client(service, probe=probe)
+
     def put_validation(
         self, email: str, valid: bool, reason: str | None, request_id: str
     ) -> dict[str, Any]:
