@@ -159,8 +159,11 @@ def test_teardown_failure_is_a_warning_naming_what_was_left(
         stacks.delete = _refuse
         """
     )
-    result = project.runpytest_subprocess("-m", "infra", "suites/infra/test_stack.py")
-    assert result.parseoutcomes()["passed"] > 0
+    project.makepyfile(
+        **{"suites/infra/test_uses_stack.py": "def test_uses(stack):\n    assert stack.outputs\n"}
+    )
+    result = project.runpytest_subprocess("suites/infra/test_uses_stack.py")
+    result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         ["*teardown of 'stack'*failed*LEFT BEHIND: stack passport-photo-dev*"]
     )
