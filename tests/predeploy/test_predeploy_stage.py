@@ -61,6 +61,7 @@ def test_planted_secret_and_shell_true_fail_by_name_and_the_value_is_never_writt
     }
     junit = (root / "reports" / "junit.xml").read_text()
     assert 'name="rule" value="B602"' in junit
+    assert "Python files scanned by bandit (severity &gt;= high)" in junit
     html = (root / "reports" / "report.html").read_text()
     assert "AKIA****" in html
     written = [result.stdout.str(), result.stderr.str(), junit, json.dumps(sarif), html]
