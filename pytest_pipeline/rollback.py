@@ -298,9 +298,12 @@ def _remediation(target: DeployTarget, environment: str, label: str | None) -> s
             "environment is Ready and Green and read the instance logs (`eb logs`)"
         )
     return (
-        f'restore {wanted} by hand: `python -c "from pytest_pipeline.deploy.local import '
-        f"LocalTarget; LocalTarget('.pipeline', '{environment}').rollback('{wanted}')\"`, "
-        f"then check /health; logs and state are under .pipeline/local/{environment}/"
+        f"restore {wanted} by hand: check out its commit and run `pytest -m deploy --env "
+        f"{environment} --teardown never`, or restart the stored version with `python -c "
+        f'"from pytest_pipeline.deploy.local import LocalTarget; '
+        f"LocalTarget('.pipeline', '{environment}').rollback('{wanted}')\"` (it then runs "
+        f"without the stack's variables); logs and state are under .pipeline/local/"
+        f"{environment}/"
     )
 
 
