@@ -73,9 +73,7 @@ def background() -> Response:
 @api.post("/api/v1/emails/validate")
 def validate() -> Response | tuple[Response, int]:
     """Validate (and normalise) an email address; every result is stored in DynamoDB."""
-    payload: Any = request.get_json(force=True, silent=True)
-    if payload is None and request.get_data(cache=True):
-        raise ApiError(400, "invalid_json", 'the body must be a JSON object like {"email": "..."}')
+    payload: Any = request.get_json(force=True, silent=True)  # None when not JSON at all
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", 'the body must be a JSON object like {"email": "..."}')
     email = payload.get("email")
