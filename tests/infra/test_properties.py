@@ -54,6 +54,7 @@ def template() -> dict[str, Any]:
 
 # Feature: ci-cd-pipeline, Property 1: for generated valid parameter sets the stack is
 # created with every declared resource and every output
+@pytest.mark.slow
 @settings(
     max_examples=100,
     deadline=None,
@@ -121,6 +122,7 @@ def workdir() -> Any:
 
 # Feature: ci-cd-pipeline, Property 6: for generated failure points the account ends with
 # nothing leaked and the error names the failing resource
+@pytest.mark.slow
 @settings(
     max_examples=100,
     deadline=None,

@@ -27,7 +27,7 @@ from .helpers import (
     write,
 )
 
-TINY = {
+TINY: dict[str, Any] = {
     "Resources": {
         "Topic": {"Type": "AWS::SNS::Topic"},
     },

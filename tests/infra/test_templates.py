@@ -76,7 +76,8 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
 @pytest.fixture(scope="module")
 def base() -> dict[str, Any]:
     """The real template as plain JSON data."""
-    return json.loads(json.dumps(cfn.load_template(TEMPLATE)))
+    data: dict[str, Any] = json.loads(json.dumps(cfn.load_template(TEMPLATE)))
+    return data
 
 
 def _write(tmp_path: Path, template: dict[str, Any], name: str = "template.json") -> Path:
