@@ -151,7 +151,7 @@ class RollbackPlugin:
             )
         else:
             try:
-                outcome = rollback.execute(
+                outcome = self._other_environment(target, decision) or rollback.execute(
                     decision,
                     target,
                     environment=settings.environment,
@@ -167,6 +167,30 @@ class RollbackPlugin:
             record = rollback.record_outcome(deployment, decision, outcome)
             self.run.record("deployment", record.to_dict())
         self.run.record(RECORD_KIND, {"decision": decision.to_dict(), "outcome": outcome.to_dict()})
+
+    def _other_environment(
+        self, target: Any, decision: rollback.Decision
+    ) -> rollback.Outcome | None:
+        """A refusal when a separate job tested a URL that is not the local environment's."""
+        tested = self.run.options.target_url
+        if decision.deployed_this_run or not tested or target.name != "local":
+            return None
+        try:
+            own: str | None = target.url
+        except Exception:
+            own = None
+        if own is not None and own.rstrip("/") == tested.rstrip("/"):
+            return None
+        env = str(self.run.options.get("env"))
+        return rollback.Outcome(
+            rollback.OutcomeStatus.REFUSED,
+            env,
+            "local",
+            f"nothing to roll back to: the tested URL {tested} is not served by local "
+            f"environment {env} ({own or 'not running'}); it was left alone",
+            remediation="pass the --env whose environment serves that URL, or roll it back "
+            "where it was deployed",
+        )
 
     def target(self) -> Any:
         """A deploy target attached to this run's environment, rebuilt from the run's records
