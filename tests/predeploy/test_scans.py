@@ -117,3 +117,24 @@ def test_deferred_case_scans_when_it_runs(tmp_path: Path) -> None:
     (tmp_path / "app" / "requirements.txt").write_text("flask\n")
     with pytest.raises(pytest.fail.Exception, match="PIPE-DEP-001"):
         check_case(SecurityCase("dependencies", "deferred"), scans)
+
+
+def test_waiver_checks_expired_fails_unused_warns(tmp_path: Path) -> None:
+    from pytest_pipeline.checks.scans import ScanOutcome
+    from pytest_pipeline.fixtures.security import UnusedWaiverWarning, WaiverCheck
+
+    entry = {"rule": "B602", "scope": "app/*", "owner": "o", "reason": "r"}
+    waivers = parse_waivers(
+        {"waiver": [{"id": "W-old", **entry, "expires": "2000-01-01"},
+                    {"id": "W-new", **entry, "rule": "B999", "expires": "2999-01-01"}]},
+        "pipeline-waivers.toml",
+    )  # fmt: skip
+    scans = _scans(tmp_path, waivers)
+    old, new = waivers.waivers
+    with pytest.raises(pytest.fail.Exception, match=r"W-old in pipeline-waivers\.toml expired"):
+        WaiverCheck(old, scans).check()
+    WaiverCheck(new, scans).check()  # not every scanner ran: no claim about use
+    scans.outcomes.update({name: ScanOutcome(name) for name in SCANNERS})
+    with pytest.warns(UnusedWaiverWarning, match=r"W-new .* matched no finding"):
+        WaiverCheck(new, scans).check()
+    WaiverCheck(None, scans).check()
