@@ -128,7 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eb-application", "str", None, "Elastic Beanstalk application name", area="deploy"),
     Setting("eb-environment", "str", None, "Elastic Beanstalk environment name", area="deploy"),
     # -- predeploy -----------------------------------------------------------------------------
-    Setting("audit-strict", "bool", False, "fail on every finding, waivers aside",
+    Setting("audit-strict", "bool", False,
+            "fail the vulnerability audit when nothing could be audited (no service, no vuln-db)",
             area="predeploy"),
     Setting("waivers", "path", "pipeline-waivers.toml", "accepted findings with expiry dates",
             area="predeploy"),
