@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 STAGES = ("predeploy", "infra", "deploy", "postdeploy", "monitoring")
 PER_FILE = 100
@@ -67,11 +68,57 @@ def run(root: Path, extra: list[str]) -> tuple[float, float, str]:
     return elapsed, cpu, done.stdout.strip().splitlines()[-1]
 
 
+def attribute(root: Path) -> None:
+    """Profile one run and print the time spent in each plugin module's hooks and imports.
+
+    Profiling slows everything down alike, so the shares matter, not the seconds.
+    """
+    import pstats
+
+    run(root, [])  # caches
+    profile = root / "run.prof"
+    command = [
+        sys.executable,
+        "-m",
+        "cProfile",
+        "-o",
+        str(profile),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    subprocess.run(command, cwd=root, capture_output=True, check=False, env=ENVIRON)
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    total = max(entry[3] for entry in stats.values())
+    hooks: dict[str, float] = {}
+    imports: dict[str, float] = {}
+    for (filename, _, function), entry in stats.items():
+        if "pytest_pipeline" not in filename:
+            continue
+        module = filename[filename.rindex("pytest_pipeline") :]
+        if function.startswith("pytest_"):
+            hooks[module] = hooks.get(module, 0.0) + entry[3]
+        elif function == "<module>" and ("fixtures" in module or module.endswith("plugin.py")):
+            imports[module] = entry[3]
+    print(f"profiled run: {total:.2f}s; plugin hooks and fixture-module imports, share of it:")
+    rows = [("hooks", m, t) for m, t in hooks.items()] + [
+        ("import", m, t) for m, t in imports.items()
+    ]
+    for kind, module, seconds in sorted(rows, key=lambda row: -row[2]):
+        if seconds / total >= 0.002:
+            print(f"  {kind:<6} {module:<45} {seconds / total:6.1%}")
+
+
 def main() -> int:
     """Print both timings side by side and whether the ratio meets the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--profile", action="store_true", help="also attribute the plugin's time to its modules"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         root = Path(tmp)
@@ -114,6 +161,10 @@ def main() -> int:
     verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
     print(f"ratio (best with / best without): {ratio:.3f} (target <= {TARGET:.2f}) {verdict}")
     print(f"CPU-time ratio: {cpu_ratio:.3f}")
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+            make_project(Path(tmp), args.tests)
+            attribute(Path(tmp))
     return 0
 
 
