@@ -145,10 +145,13 @@ def _stack_limit(ctx: _Context) -> tuple[int | None, str]:
 
 
 def _active_stacks(ctx: _Context) -> int:
-    paginator = ctx.client("cloudformation").get_paginator("list_stacks")
+    client = ctx.client("cloudformation")
+    # Deleted stacks stay listed for 90 days: ask only for the statuses that count.
+    statuses = client.meta.service_model.shape_for("StackStatus").enum
+    active = [status for status in statuses if status != "DELETE_COMPLETE"]
     return sum(
         1
-        for page in paginator.paginate()
+        for page in client.get_paginator("list_stacks").paginate(StackStatusFilter=active)
         for summary in page.get("StackSummaries", [])
         if summary["StackStatus"] != "DELETE_COMPLETE"
     )
