@@ -26,6 +26,7 @@ __all__ = [
     "Box",
     "annotate",
     "detect_faces",
+    "inspect_photo",
     "verify_background",
     "verify_photo",
 ]
@@ -146,10 +147,15 @@ def verify_photo(data: bytes, spec: Mapping[str, Any]) -> list[str]:
     line; the estimated head height within ``head_ratio`` of the photo height; the border
     (top, and the sides above the shoulders) near white.
     """
+    return inspect_photo(data, spec)[0]
+
+
+def inspect_photo(data: bytes, spec: Mapping[str, Any]) -> tuple[list[str], list[Box]]:
+    """:func:`verify_photo`'s problems and the faces it re-detected (for :func:`annotate`)."""
     try:
         picture = load_picture(data)
     except ValueError as error:
-        return [f"output photo: {error}"]
+        return [f"output photo: {error}"], []
     width, height = picture.size
     problems: list[str] = []
     if (width, height) != (spec["width_px"], spec["height_px"]):
@@ -187,7 +193,7 @@ def verify_photo(data: bytes, spec: Mapping[str, Any]) -> list[str]:
             f"background is not white: only {share:.0%} of the border is near white "
             f"(need {BORDER_SHARE:.0%}; mean border colour RGB {mean})"
         )
-    return problems
+    return problems, faces
 
 
 def verify_background(data: bytes, source: bytes | None = None, person: bool = True) -> list[str]:

@@ -119,11 +119,15 @@ def probe_photo(
     probe = Probe(resp, problems)
     output = contract.photo_image(resp)
     if output is not None:
-        verdict = images.verify_photo(output, spec)
+        verdict, faces = images.inspect_photo(output, spec)
         problems.extend(f"{label}: {p}" for p in verdict if f"{label}: {p}" not in problems)
         probe.pictures = [
             ("input", photo.read_bytes(), media_type),
-            (f"output ({spec_id}, faces re-detected)", images.annotate(output), "image/png"),
+            (
+                f"output ({spec_id}, faces re-detected)",
+                images.annotate(output, faces),
+                "image/png",
+            ),
         ]
     return probe
 

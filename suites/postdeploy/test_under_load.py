@@ -8,6 +8,10 @@ import pytest
 
 from pytest_pipeline.checks.thresholds import Threshold, evaluate
 
+# Under ``-n N --dist loadgroup`` every test here runs on one worker, so the other workers
+# keep testing instead of waiting for the shared load run.
+pytestmark = pytest.mark.xdist_group("load")
+
 
 def test_load_summary(load_run: Any, contract_record: Any) -> None:
     """The load ran and recorded requests; figures, percentiles and histogram for review."""
