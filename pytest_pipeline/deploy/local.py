@@ -348,7 +348,17 @@ class LocalTarget:
         key = f"{label} (starting)"
         for attempt in (1, 2):
             app = AppProcess(self._version_dir(label), env, log_path=self._log(label))
-            app.start()
+            try:
+                app.start()
+            except AppProcessError as error:
+                new_events.append(event(f"{label} could not start: {error}", "ERROR"))
+                raise DeployError(
+                    f"version {label} could not start in local environment "
+                    f"{self.environment}: {error}",
+                    new_events,
+                    remediation="check the version's Procfile and that its files are intact "
+                    f"under {self._version_dir(label)}; deploy a fresh bundle if they are not",
+                ) from error
             new_events.append(event(f"started {label} on port {app.port} (PID {app.pid})"))
             # Recorded before the wait, so a crash here leaves a trace the next deploy cleans.
             state.apps[key] = self._app_record(app)

@@ -127,6 +127,13 @@ def test_full_cycle(tmp_path: Path, make_bundle: Callable[..., Bundle]) -> None:
     assert target.health()["status"] == "ok"
     assert any("failed health check" in e.message for e in target.events())
 
+    # a version whose files were damaged cannot start: a DeployError, and v1 keeps serving
+    (target._version_dir("dev-v2") / "Procfile").unlink()
+    with pytest.raises(DeployError, match="could not start") as damaged:
+        attached.rollback("dev-v2")
+    assert "Procfile" in (damaged.value.remediation or "")
+    assert requests.get(url + "/health", timeout=5).json()["version"] == "dev-v1"
+
     processes = family(target.pids())
     assert len(processes) >= 3  # proxy, gunicorn master and its worker
     assert target.destroy(owner="dev-v2") == []  # dev-v1 serves: not this owner's to stop
