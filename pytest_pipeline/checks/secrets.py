@@ -38,12 +38,14 @@ class SecretScan:
     findings: list[Finding] = field(default_factory=list)
     files_scanned: int = 0
     accepted: int = 0
+    files_skipped: int = 0
 
     @property
     def summary(self) -> str:
         """What was scanned, for a passing test's report."""
         return (
-            f"{self.files_scanned} files scanned by {SCANNER}, "
+            f"{self.files_scanned} files scanned by {SCANNER} ({self.files_skipped} binary "
+            f"or larger than {MAX_FILE_BYTES // 1_000_000} MB not read), "
             f"{len(self.findings)} findings, {self.accepted} accepted in the baseline"
         )
 
@@ -184,7 +186,10 @@ def _scan(
     with _settings(baseline):
         for name in names:
             path = root / name
-            if not path.is_file() or not _is_text(path):
+            if not path.is_file():
+                continue
+            if not _is_text(path):
+                result.files_skipped += 1
                 continue
             result.files_scanned += 1
             for kind, line, hashed, shown in _file_hits(path, name, cache):
