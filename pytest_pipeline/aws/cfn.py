@@ -4,6 +4,7 @@ the order in which a sequential engine creates them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -204,3 +205,22 @@ def substitute(text: str, names: Mapping[str, str]) -> str | None:
     if missing:
         return None
     return _SUB_NAME.sub(lambda m: names[m.group(1)], text)
+
+
+def load_parameters(path: str | Path) -> dict[str, str]:
+    """Read a parameter file in the CloudFormation CLI format
+    (``[{"ParameterKey": ..., "ParameterValue": ...}]``) or a plain JSON object."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise TemplateError(f"{source}: cannot read parameters: {error}") from error
+    if isinstance(data, dict):
+        return {str(k): str(v) for k, v in data.items()}
+    if isinstance(data, list) and all(
+        isinstance(item, dict) and {"ParameterKey", "ParameterValue"} <= set(item) for item in data
+    ):
+        return {str(item["ParameterKey"]): str(item["ParameterValue"]) for item in data}
+    raise TemplateError(
+        f"{source}: expected a list of {{ParameterKey, ParameterValue}} or a JSON object"
+    )

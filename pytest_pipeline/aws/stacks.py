@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -26,7 +25,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from pytest_pipeline.aws import cfn, failures, inventory, quotas
+from pytest_pipeline.aws import cfn, failures, inventory, quotas, standins
+from pytest_pipeline.aws.cfn import load_parameters
 from pytest_pipeline.aws.clients import AwsContext
 from pytest_pipeline.aws.failures import AWS_ERRORS, failing_resource
 from pytest_pipeline.aws.stackops import (
@@ -66,7 +66,6 @@ TAG_RUN = "pipeline:run-id"
 TAG_COMMIT = "pipeline:commit"
 TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
-TAG_STAND_IN = "pipeline:stand-in-for-stack"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # moto drops these properties silently (DESIGN §2); they are checked statically instead.
@@ -105,25 +104,6 @@ def _lint_errors(path: Path) -> list[str]:
     from pytest_pipeline.checks.templates import lint_template
 
     return [f.describe() for f in lint_template(path) if f.severity.at_least(Severity.HIGH)]
-
-
-def load_parameters(path: str | Path) -> dict[str, str]:
-    """Read a parameter file in the CloudFormation CLI format
-    (``[{"ParameterKey": ..., "ParameterValue": ...}]``) or a plain JSON object."""
-    source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise cfn.TemplateError(f"{source}: cannot read parameters: {error}") from error
-    if isinstance(data, dict):
-        return {str(k): str(v) for k, v in data.items()}
-    if isinstance(data, list) and all(
-        isinstance(item, dict) and {"ParameterKey", "ParameterValue"} <= set(item) for item in data
-    ):
-        return {str(item["ParameterKey"]): str(item["ParameterValue"]) for item in data}
-    raise cfn.TemplateError(
-        f"{source}: expected a list of {{ParameterKey, ParameterValue}} or a JSON object"
-    )
 
 
 def provision(
@@ -231,10 +211,6 @@ def provision(
         )
     assert final is not None
     return _state(ctx, stack_name, final, declared, template)
-
-
-class _NoChanges(Exception):
-    pass
 
 
 def _run_change_set(
@@ -385,7 +361,9 @@ def _state(
             for logical_id, rtype in declared.items()
             if rtype in MOTO_DROPPED
         ]
-        outputs.update(_stand_in_secrets(ctx, stack_name, declared, resources, template))
+        outputs.update(
+            standins.create_missing_secrets(ctx, stack_name, declared, resources, template)
+        )
     created = described.get("CreationTime")
     return InfrastructureState(
         stack_name=stack_name,
@@ -400,50 +378,6 @@ def _state(
         not_modelled=not_modelled,
         created_at=created if isinstance(created, datetime) and created.tzinfo else utcnow(),
     )
-
-
-def _stand_in_secrets(
-    ctx: AwsContext,
-    stack: str,
-    declared: Mapping[str, str],
-    resources: Mapping[str, tuple[str, str]],
-    template: Mapping[str, Any],
-) -> dict[str, str]:
-    """Create, through the API, the secrets moto's CloudFormation ignores; map outputs."""
-    secrets = ctx.client("secretsmanager")
-    outputs: dict[str, str] = {}
-    for logical_id, rtype in declared.items():
-        if rtype != "AWS::SecretsManager::Secret" or logical_id in resources:
-            continue
-        raw = template["Resources"][logical_id].get("Properties", {}).get("Name")
-        text = raw.get("Fn::Sub") if isinstance(raw, dict) else raw
-        name = cfn.substitute(str(text), {"AWS::StackName": stack}) if text else None
-        if not name:
-            continue
-        try:
-            arn = secrets.describe_secret(SecretId=name)["ARN"]
-        except ClientError:
-            arn = secrets.create_secret(
-                Name=name,
-                SecretString=json.dumps(
-                    {"signing_key": hashlib.sha256(f"{stack}:{time.time()}".encode()).hexdigest()}
-                ),
-                Tags=[{"Key": TAG_STAND_IN, "Value": stack}],
-            )["ARN"]
-        for key, spec in (template.get("Outputs") or {}).items():
-            if logical_id in json.dumps(spec.get("Value")):
-                outputs[key] = arn
-    return outputs
-
-
-def _delete_stand_ins(ctx: AwsContext, stack: str) -> None:
-    if not ctx.emulated:
-        return
-    secrets = ctx.client("secretsmanager")
-    for page in secrets.get_paginator("list_secrets").paginate():
-        for item in page.get("SecretList", []):
-            if {"Key": TAG_STAND_IN, "Value": stack} in item.get("Tags", []):
-                secrets.delete_secret(SecretId=item["ARN"], ForceDeleteWithoutRecovery=True)
 
 
 def known_resources(stack_name: str) -> dict[str, list[str]]:
@@ -487,7 +421,7 @@ def delete(
                 "delete the stack again",
                 failed_events=events.failed(),
             )
-    _delete_stand_ins(ctx, stack_name)
+    standins.delete_secrets(ctx, stack_name)
     left = inventory.leftovers(ctx, resources)
     if left and ctx.emulated:
         # Emulators forget resources (DESIGN §2): remove what the stack left, directly.
