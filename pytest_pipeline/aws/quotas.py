@@ -27,6 +27,9 @@ class _Context(Protocol):
     def client(self, service: str, *, max_attempts: int | None = None) -> Any: ...
 
 
+S3_DEFAULT_BUCKETS = 100
+
+
 class QuotaError(RuntimeError):
     """The stack would exceed an account quota; nothing was created."""
 
@@ -116,12 +119,18 @@ def _service_quota(ctx: _Context, service: str, code: str) -> tuple[int | None, 
 
 
 def _check(
-    name: str, needed: int, used: Callable[[], int], limit: Callable[[], tuple[int | None, str]]
+    name: str,
+    needed: int,
+    used: Callable[[], int],
+    limit: Callable[[], tuple[int | None, str]],
+    default: int | None = None,
 ) -> QuotaCheck:
     try:
         maximum, source = limit()
     except (ClientError, BotoCoreError, ResponseParserError) as error:
         maximum, source = None, f"limit unavailable: {_error_text(error)}"
+    if maximum is None and default is not None:
+        maximum, source = default, f"assumed AWS default {default}; {source}"
     if maximum is None:
         return QuotaCheck(name, needed, None, None, "unknown", source)
     try:
@@ -192,6 +201,8 @@ def check_quotas(
                 needs["AWS::S3::Bucket"],
                 lambda: count("buckets"),
                 lambda: _service_quota(ctx, "s3", "L-DC2B2D3D"),
+                # The long-standing default; when Service Quotas answers, its value wins.
+                S3_DEFAULT_BUCKETS,
             )
         )
     if needs["AWS::DynamoDB::Table"]:

@@ -151,6 +151,9 @@ def test_quotas_moto_cannot_answer_are_unknown_not_passed(ctx: AwsContext) -> No
     assert by_name["CloudFormation stacks"].status == "unknown"
     assert "unavailable" in by_name["CloudFormation stacks"].source
     assert by_name["IAM roles"].status == "ok" and by_name["IAM roles"].limit
+    buckets = quotas.check_quotas(ctx, {"B": "AWS::S3::Bucket"})[1]
+    assert buckets.name == "S3 buckets" and buckets.status == "ok"
+    assert buckets.limit == 100 and "assumed AWS default 100" in buckets.source
 
 
 def test_throttling_backs_off_then_succeeds(moto_server: MotoServer) -> None:
@@ -267,3 +270,23 @@ def test_destroy_state_deletes_the_recorded_stack(ctx: AwsContext, tmp_path: Pat
     }
     stacks.destroy_state(record)
     assert stacks.describe(ctx, name) is None
+
+
+def test_bucket_count_against_the_default_quota_when_service_quotas_cannot_answer(
+    ctx: AwsContext,
+) -> None:
+    """moto has no Service Quotas: buckets are counted against the default of 100, and a
+    stack that needs two more than fit is refused before anything is created."""
+    s3 = ctx.client("s3")
+    existing = inventory.snapshot(ctx, ["buckets"]).count("buckets")
+    extra = [f"filler-{n}" for n in range(quotas.S3_DEFAULT_BUCKETS - 1 - existing)]
+    for bucket in extra:
+        s3.create_bucket(Bucket=bucket)
+    name = unique("full")
+    try:
+        with pytest.raises(quotas.QuotaError, match=r"S3 buckets: 99 used \+ 2 needed > limit 100"):
+            stacks.provision(ctx, TEMPLATE, name, {}, {}, 30)
+        assert stacks.describe(ctx, name) is None
+    finally:
+        for bucket in extra:
+            s3.delete_bucket(Bucket=bucket)
