@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 
 from pytest_pipeline.aws import inventory, quotas, stackops, stacks
 from pytest_pipeline.aws.clients import AwsContext, MotoServer, resolve_context
+from pytest_pipeline.aws.failures import failing_resource
 from pytest_pipeline.models import StackStatus
 
 from .conftest import TEMPLATE
@@ -290,3 +291,68 @@ def test_bucket_count_against_the_default_quota_when_service_quotas_cannot_answe
     finally:
         for bucket in extra:
             s3.delete_bucket(Bucket=bucket)
+
+
+def test_real_aws_failure_events_name_the_resource_and_reason(moto_server: MotoServer) -> None:
+    """CloudFormation's own failure path, scripted: events stream oldest first, the stack
+    settles ROLLBACK_COMPLETE, and the failed event names the resource and the reason."""
+    ctx = resolve_context("moto", start_moto=lambda: moto_server.endpoint_url)
+    now = datetime.now(UTC)
+
+    def event(n: int, logical_id: str, status: str, reason: str = "") -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "StackId": "id",
+            "EventId": f"e{n}",
+            "StackName": "s",
+            "LogicalResourceId": logical_id,
+            "ResourceType": "AWS::S3::Bucket"
+            if logical_id != "s"
+            else "AWS::CloudFormation::Stack",
+            "Timestamp": now + timedelta(seconds=n),
+            "ResourceStatus": status,
+        }
+        if reason:
+            found["ResourceStatusReason"] = reason
+        return found
+
+    history = [
+        event(1, "s", "CREATE_IN_PROGRESS", "User Initiated"),
+        event(2, "PhotoBucket", "CREATE_FAILED", "photos already exists"),
+        event(3, "s", "ROLLBACK_IN_PROGRESS"),
+        event(4, "s", "ROLLBACK_COMPLETE"),
+    ]
+
+    def stack(status: str) -> dict[str, Any]:
+        return {
+            "Stacks": [
+                {"StackName": "s", "StackId": "id", "CreationTime": now, "StackStatus": status}
+            ]
+        }
+
+    seen: list[str] = []
+    with Stubber(ctx.client("cloudformation")) as stub:
+        stub.add_response("describe_stack_events", {"StackEvents": history[1::-1]})
+        stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"))
+        stub.add_response("describe_stack_events", {"StackEvents": history[::-1]})
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+        events = stackops.EventStream(ctx, "s", lambda e: seen.append(stackops.format_event(e)))
+        final = stackops.wait_settled(ctx, "s", events, 30, "stack s")
+        stub.assert_no_pending_responses()
+    assert final is not None and final["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert [line.split(" ", 1)[1] for line in seen] == [
+        "s (AWS::CloudFormation::Stack) CREATE_IN_PROGRESS — User Initiated",
+        "PhotoBucket (AWS::S3::Bucket) CREATE_FAILED — photos already exists",
+        "s (AWS::CloudFormation::Stack) ROLLBACK_IN_PROGRESS",
+        "s (AWS::CloudFormation::Stack) ROLLBACK_COMPLETE",
+    ]
+    culprit = failing_resource(
+        ctx,
+        "s",
+        real_template(),
+        {"PhotoBucket": "AWS::S3::Bucket"},
+        events.failed(),
+        timed_out=False,
+        before=None,
+        seen={},
+    )
+    assert culprit == ("PhotoBucket", "photos already exists")
