@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -99,30 +98,29 @@ def test_target_url_runs_never_provision(project: pytest.Pytester, on_server: st
     assert _once(project, "stack") == []
 
 
-def test_under_xdist_the_stack_is_provisioned_once(project: pytest.Pytester) -> None:
+def test_under_xdist_the_stack_is_provisioned_once(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``-n 2``: one detached moto server and one stack for both workers; both are gone
     after the run."""
+    seen_dir = project.path / "seen"
+    seen_dir.mkdir()
+    monkeypatch.setenv("SEEN_DIR", str(seen_dir))
     project.makepyfile(
         **{
             f"suites/infra/test_seen_{n}.py": f"""
             import os
+            from pathlib import Path
 
-            def test_seen(stack, aws, tmp_path_factory):
-                path = tmp_path_factory.getbasetemp().parent / "seen-{n}.txt"
-                path.write_text(f"{{os.getpid()}} {{stack.stack_id}} {{aws.endpoint_url}}")
+            def test_seen(stack, aws):
+                line = f"{{os.getpid()}} {{stack.stack_id}} {{aws.endpoint_url}}"
+                (Path(os.environ["SEEN_DIR"]) / "seen-{n}.txt").write_text(line)
             """
             for n in range(4)
         }
     )
     result = project.runpytest_subprocess(
-        "-n",
-        "2",
-        "-p",
-        "xdist",
-        "suites/infra/test_seen_0.py",
-        "suites/infra/test_seen_1.py",
-        "suites/infra/test_seen_2.py",
-        "suites/infra/test_seen_3.py",
+        "-n", "2", "-p", "xdist", *(f"suites/infra/test_seen_{n}.py" for n in range(4))
     )
     result.assert_outcomes(passed=4)
     (server,) = _once(project, "moto-server")
@@ -132,16 +130,11 @@ def test_under_xdist_the_stack_is_provisioned_once(project: pytest.Pytester) -> 
     assert isinstance(state, dict) and state["detached"]
     with pytest.raises(ProcessLookupError):
         os.kill(int(state["pid"]), 0)
-    seen = [line.split() for line in _seen_files(project)]
+    seen = [p.read_text().split() for p in sorted(seen_dir.glob("seen-*.txt"))]
+    assert len(seen) == 4
     assert len({pid for pid, _, _ in seen}) == 2, seen
     assert len({stack_id for _, stack_id, _ in seen}) == 1
     assert {url for _, _, url in seen} == {state["endpoint_url"]}
-
-
-def _seen_files(project: pytest.Pytester) -> list[str]:
-    roots = [Path(p) for p in project.path.parent.glob("**/seen-*.txt")]
-    roots += list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pytest-of-*/**/seen-*.txt"))
-    return sorted({p.read_text() for p in roots})
 
 
 def test_teardown_failure_is_a_warning_naming_what_was_left(
