@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, utcnow
+
+if TYPE_CHECKING:  # only a type here; the bundle builder loads where bundles are built
+    from pytest_pipeline.aws.bundles import Bundle
 
 EVENT_TAIL = 10
 
