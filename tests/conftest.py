@@ -2,4 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 pytest_plugins = ["pytester"]
+
+# What makes boto3 find credentials (and so the ``auto`` backend choose real AWS).
+_AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_aws_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The plugin's tests never reach a real AWS account, whatever the developer's shell
+    holds: no credentials in the environment or in ~/.aws, and no instance metadata. Tests
+    that need credentials (moto) set fake ones themselves."""
+    empty = tmp_path_factory.mktemp("no-aws") / "none"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in _AWS_CREDENTIAL_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(Path(empty)))
+        patch.setenv("AWS_CONFIG_FILE", str(Path(empty)))
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        yield

@@ -86,7 +86,9 @@ def shared_client() -> Iterator[FlaskClient]:
     """One app on one moto mock for a whole module (read-mostly tests: manifest, properties)."""
     from passport import create_app
 
-    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+    # monkeypatch inside the mock: it undoes its changes first, then moto restores the
+    # environment it found (the other way round, moto's fake keys would outlive the module).
+    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
         _isolate(monkeypatch)
         create_resources()
         app = create_app({"table_name": TABLE, "bucket_name": BUCKET})
