@@ -71,7 +71,7 @@ def test_bad_version_is_rolled_back_to_the_previous_one_verified_and_reported(
             f"ROLLBACK FAILED: rollback of staging from {v3} to {v1} failed: *",
             f"what to do by hand: *restore {v1} by hand*",
             "last * event(s):",
-            f"*ERROR [[]pipeline[]] rollback to {v1} failed: *Procfile does not exist*",
+            f"*ERROR [[]pipeline[]] {v1} could not start: *Procfile does not exist*",
         ]
     )
     assert 'id="pipeline-rollback" data-status="rollback_failed"' in project.html()
