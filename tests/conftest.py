@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,12 +26,17 @@ _AWS_CREDENTIAL_VARIABLES = (
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _no_real_aws_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The plugin's tests never reach a real AWS account, whatever the developer's shell
-    holds: no credentials in the environment or in ~/.aws, and no instance metadata. Tests
-    that need credentials (moto) set fake ones themselves."""
+    holds: no credentials in the environment or in ~/.aws, and no instance metadata (tests
+    that need credentials set fake ones for moto); and no ``PIPELINE_*`` setting leaks into
+    the pytest sessions they start."""
     empty = tmp_path_factory.mktemp("no-aws") / "none"
     with pytest.MonkeyPatch.context() as patch:
+        # This run's own settings (e.g. make test's PIPELINE_REPORTS_DIR) were read at start-up;
+        # the pytest sessions the tests start must see only the settings each test gives them.
+        for name in [name for name in os.environ if name.startswith("PIPELINE_")]:
+            patch.delenv(name)
         for name in _AWS_CREDENTIAL_VARIABLES:
             patch.delenv(name, raising=False)
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(Path(empty)))
