@@ -20,13 +20,19 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.version import Version
-
-from pytest_pipeline.checks import code, dependencies, resolve, secrets, vulns
+from pytest_pipeline.checks import dependencies
 from pytest_pipeline.checks.findings import Finding, Severity
 from pytest_pipeline.checks.waivers import Decision, WaiverSet
 from pytest_pipeline.reporting.sarif import ScannerRun
+
+# Each scanner's library (requests, PyYAML, detect-secrets, bandit) loads when that scanner
+# first runs: collecting or running anything else never pays for them.
+if TYPE_CHECKING:
+    from packaging.version import Version
+
+    from pytest_pipeline.checks import vulns
 
 #: Scanner name -> what it checks (the order the suite runs them in).
 SCANNERS: dict[str, str] = {
@@ -129,6 +135,8 @@ def _dependencies(ctx: ScanContext) -> ScanOutcome:
 
 
 def _resolution(ctx: ScanContext) -> ScanOutcome:
+    from pytest_pipeline.checks import resolve
+
     parsed, python, _ = _parse(ctx)
     check = resolve.check_resolution(
         parsed.entries, ctx.requirements, python, cache_dir=ctx.cache_dir
@@ -137,6 +145,8 @@ def _resolution(ctx: ScanContext) -> ScanOutcome:
 
 
 def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
+    from pytest_pipeline.checks import vulns
+
     parsed, python, _ = _parse(ctx)
     env = dependencies.target_environment(python)
     pins: list[vulns.Pin] = []
@@ -153,6 +163,8 @@ def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
 
 
 def _vulnerabilities(ctx: ScanContext) -> ScanOutcome:
+    from pytest_pipeline.checks import vulns
+
     pins, loose = _pins(ctx)
     result = vulns.audit(
         pins, vuln_db=ctx.vuln_db, services=ctx.audit_services, cache_dir=ctx.cache_dir
@@ -173,11 +185,15 @@ def _secrets(ctx: ScanContext) -> ScanOutcome:
     baseline = ctx.secrets_baseline
     if baseline is not None and not baseline.is_file():
         baseline = None
+    from pytest_pipeline.checks import secrets
+
     scan = secrets.scan_repository(ctx.root, baseline, cache_dir=ctx.cache_dir)
     return ScanOutcome("secrets", scan.findings, scan.summary)
 
 
 def _code(ctx: ScanContext) -> ScanOutcome:
+    from pytest_pipeline.checks import code
+
     scan = code.scan_code(ctx.app_dir, floor=ctx.bandit_severity, relative_to=ctx.root)
     return ScanOutcome("code", scan.findings, scan.summary)
 
