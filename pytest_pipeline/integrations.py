@@ -53,6 +53,8 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
 
 def redact_report(report: pytest.TestReport) -> None:
     """Mask secrets in a report's error text and captured sections (terminal, JUnit, HTML)."""
+    if report.longrepr is None and not report.sections:
+        return  # the common case (a quiet passing phase): nothing that could hold a secret
     if report.longrepr is not None:
         text = report.longreprtext
         masked = redact(text)

@@ -78,7 +78,8 @@ class RollbackPlugin:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Carry the test's marker names on its report (they travel to the xdist controller)."""
         report = yield
-        report.pipeline_markers = sorted({mark.name for mark in item.iter_markers()})  # type: ignore[attr-defined]
+        if call.when == "setup":  # the only phase whose markers are read
+            report.pipeline_markers = sorted({mark.name for mark in item.iter_markers()})  # type: ignore[attr-defined]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -58,10 +58,34 @@ def build_record(
     )
 
 
+_RESULTS_SLOT = "\u0000stage_results\u0000"
+
+
+def _results_json(stage_results: dict[str, list[dict[str, object]]]) -> str:
+    """``stage_results`` with one compact line per test.
+
+    json's indenting encoder is pure Python; a line per test keeps the file readable and
+    leaves the bulk to the C encoder, which matters for runs of thousands of tests.
+    """
+    if not stage_results:
+        return "{}"
+    blocks = []
+    for stage, results in stage_results.items():
+        rows = ",\n".join(
+            "      " + json.dumps(result, sort_keys=True, ensure_ascii=False) for result in results
+        )
+        body = f"[\n{rows}\n    ]" if rows else "[]"
+        blocks.append(f"    {json.dumps(stage, ensure_ascii=False)}: {body}")
+    return "{\n" + ",\n".join(blocks) + "\n  }"
+
+
 def record_json(record: DeploymentMetadata) -> str:
-    """The record as indented JSON, every string redacted."""
+    """The record as indented JSON (a line per test result), every string redacted."""
     data = redact_data(record.to_dict())
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    results = data.pop("stage_results")
+    data["stage_results"] = _RESULTS_SLOT
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.replace(json.dumps(_RESULTS_SLOT), _results_json(results), 1) + "\n"
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

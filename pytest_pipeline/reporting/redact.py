@@ -38,6 +38,18 @@ _LABELLED = re.compile(
     r"|secretaccesskey|sessiontoken)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}]+)",
     re.IGNORECASE,
 )
+# One search that says whether any built-in pattern can match: most strings hold no secret,
+# and for them one scan replaces four substitutions.
+_ANY_BUILTIN = re.compile(
+    "|".join(
+        [
+            _ACCESS_KEY_ID.pattern,
+            _SECRET_KEY.pattern,
+            _SESSION_TOKEN.pattern,
+            f"(?i:{_LABELLED.pattern})",
+        ]
+    )
+)
 
 
 def _looks_like_secret_key(candidate: str) -> bool:
@@ -115,6 +127,8 @@ class Redactor:
     def _redact(text: str, literal: re.Pattern[str] | None) -> str:
         if not text:
             return text
+        if (literal is None or literal.search(text) is None) and _ANY_BUILTIN.search(text) is None:
+            return text
         if literal is not None:
             text = literal.sub(MASK, text)
         text = _LABELLED.sub(lambda m: m.group("label") + MASK, text)
@@ -127,10 +141,14 @@ class Redactor:
     def redact_data(self, data: Any) -> Any:
         """A copy of JSON-like ``data`` with every string (keys included) redacted."""
         literal = self._literal_pattern()  # once for the whole structure
+        done: dict[str, str] = {}  # keys and outcomes repeat in every result
 
         def walk(value: Any) -> Any:
             if isinstance(value, str):
-                return self._redact(value, literal)
+                cleaned = done.get(value)
+                if cleaned is None:
+                    cleaned = done[value] = self._redact(value, literal)
+                return cleaned
             if isinstance(value, Mapping):
                 return {walk(k): walk(v) for k, v in value.items()}
             if isinstance(value, list | tuple):
