@@ -12,6 +12,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 TEST_REPORTS := reports/tests
+# An offline OSV snapshot for the dependency audit where no vulnerability service answers
+# (`make pipeline VULN_DB=path`); by default the advisory database beside this checkout, if any.
+VULN_DB ?= $(wildcard ../shared/advisory-db)
+ifneq ($(strip $(VULN_DB)),)
+export PIPELINE_VULN_DB ?= $(abspath $(VULN_DB))
+endif
 
 .PHONY: venv pipeline test lint bench clean
 

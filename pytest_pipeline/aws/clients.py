@@ -182,7 +182,7 @@ def _quiet_moto() -> None:
     # In-process server: its request log and its notes about resource types it does not
     # model would flood the test output; provisioning reports unmodelled resources itself.
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)  # parsing.py logs as "moto"
     warnings.filterwarnings(
         "ignore", message="Tried to parse .* not supported by moto", category=UserWarning
     )
