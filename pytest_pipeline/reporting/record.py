@@ -95,6 +95,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are read by CI uploaders
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
