@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from pytest_pipeline.reporting.summary import (
 )
 from pytest_pipeline.session import STAGE_KEY, PipelineRun
 from pytest_pipeline.stages import Stage
+from pytest_pipeline.vcs import git_commit
 
 RECORDER_KEY = pytest.StashKey[Recorder]()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
@@ -61,19 +61,6 @@ def redact_report(report: pytest.TestReport) -> None:
         if masked != text:  # keep the structured longrepr (file, line) unless it leaks
             report.longrepr = masked
     report.sections = [(title, redact(content)) for title, content in report.sections]
-
-
-def _git_commit(root: Path) -> str | None:
-    sha = os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def _context_for(infra: InfrastructureState) -> Any:
@@ -230,7 +217,7 @@ class ReportingPlugin:
         return build_summary(
             self.run.results,
             environment=str(options.get("env")),
-            commit=(deployment.commit if deployment else None) or _git_commit(options.rootdir),
+            commit=(deployment.commit if deployment else None) or git_commit(options.rootdir),
             aws_backend=backend,
             stack=infra.stack_name if infra else str(options.get("stack-name")),
             version_label=deployment.version_label if deployment else None,

@@ -68,6 +68,23 @@ TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+REQUIRED_OUTPUTS = (
+    "TableName",
+    "TableArn",
+    "PhotoBucketName",
+    "DeploymentBucketName",
+    "InstanceRoleArn",
+    "InstanceProfileName",
+    "NotificationTopicArn",
+    "LogGroupName",
+    "AppSecretArn",
+    "ApplicationName",
+    "EnvironmentName",
+    "AllowedOrigins",
+    "MaxUploadMb",
+    "AlarmNames",
+)
+"""Stack outputs the later stages read, on every backend (``EnvironmentURL`` only on AWS)."""
 # moto drops these properties silently (DESIGN §2); they are checked statically instead.
 _seen: dict[str, dict[str, tuple[str, str]]] = {}
 MOTO_DROPPED = {

@@ -8,11 +8,10 @@ without pytest.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from pytest_pipeline import vcs
 from pytest_pipeline.aws.bundles import AwsClientFactory
 from pytest_pipeline.deploy.base import DeployTarget
 from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
@@ -24,17 +23,8 @@ LOCAL_ROOT = ".pipeline"
 
 
 def git_commit(root: Path) -> str:
-    """``GITHUB_SHA``, else ``git rev-parse HEAD`` in ``root``, else ``nocommit``."""
-    sha = os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "nocommit"
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "nocommit"
+    """The commit under test (:func:`pytest_pipeline.vcs.git_commit`), else ``nocommit``."""
+    return vcs.git_commit(root) or "nocommit"
 
 
 def make_target(

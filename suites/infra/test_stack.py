@@ -8,26 +8,16 @@ import pytest
 
 from pytest_pipeline.aws import cfn
 from pytest_pipeline.aws.clients import AwsContext
-from pytest_pipeline.aws.stacks import MANAGED_BY, TAG_ENV, TAG_EXPIRES, TAG_MANAGED, TAG_RUN
+from pytest_pipeline.aws.stacks import (
+    MANAGED_BY,
+    REQUIRED_OUTPUTS,
+    TAG_ENV,
+    TAG_EXPIRES,
+    TAG_MANAGED,
+    TAG_RUN,
+)
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import InfrastructureState
-
-OUTPUTS = (
-    "TableName",
-    "TableArn",
-    "PhotoBucketName",
-    "DeploymentBucketName",
-    "InstanceRoleArn",
-    "InstanceProfileName",
-    "NotificationTopicArn",
-    "LogGroupName",
-    "AppSecretArn",
-    "ApplicationName",
-    "EnvironmentName",
-    "AllowedOrigins",
-    "MaxUploadMb",
-    "AlarmNames",
-)
 
 
 def test_stack_is_ready(stack: InfrastructureState) -> None:
@@ -35,7 +25,7 @@ def test_stack_is_ready(stack: InfrastructureState) -> None:
     assert stack.status.is_ready, f"stack {stack.stack_name} is {stack.status}"
 
 
-@pytest.mark.parametrize("name", OUTPUTS)
+@pytest.mark.parametrize("name", REQUIRED_OUTPUTS)
 def test_stack_output_present(stack: InfrastructureState, name: str) -> None:
     """Every output later stages need exists and is not empty."""
     assert stack.output(name).strip()

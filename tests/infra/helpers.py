@@ -8,29 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_pipeline.aws import cfn, inventory
+from pytest_pipeline.aws import cfn, inventory, stacks
 from pytest_pipeline.aws.clients import AwsContext
 
 from .conftest import TEMPLATE
 
-REQUIRED_OUTPUTS = frozenset(
-    [
-        "TableName",
-        "TableArn",
-        "PhotoBucketName",
-        "DeploymentBucketName",
-        "InstanceRoleArn",
-        "InstanceProfileName",
-        "NotificationTopicArn",
-        "LogGroupName",
-        "AppSecretArn",
-        "ApplicationName",
-        "EnvironmentName",
-        "AllowedOrigins",
-        "MaxUploadMb",
-        "AlarmNames",
-    ]
-)
+REQUIRED_OUTPUTS = frozenset(stacks.REQUIRED_OUTPUTS)
 TAKEN = "taken-by-someone-else"
 """Name of resources that exist in the account outside any stack: a stack resource asking
 for the same name fails to create, on moto as on AWS."""
