@@ -48,7 +48,20 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     if config.pluginmanager.hasplugin("html"):
+        plugin.html_extras = True
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def attach_extras(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it)."""
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is not None:
+        from pytest_html import extras
+
+        blocks = recorder.take_html()
+        if blocks:
+            current = list(getattr(report, "extras", []))
+            report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
 
 
 def redact_report(report: pytest.TestReport) -> None:
@@ -168,6 +181,7 @@ class ReportingPlugin:
         self.record_path: Path | None = None
         self._secrets_mark = 0
         self._stage: Stage | None = None
+        self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -247,6 +261,8 @@ class ReportingPlugin:
         worker, hand newly registered secrets to the controller with the report."""
         report = yield
         redact_report(report)
+        if self.html_extras:
+            attach_extras(item, report)
         if self.run.role == "worker":
             new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
             if new:
@@ -352,22 +368,6 @@ class HtmlIntegration:
 
     def __init__(self, reporting: ReportingPlugin) -> None:
         self.reporting = reporting
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it)."""
-        report = yield
-        recorder = item.stash.get(RECORDER_KEY, None)
-        if recorder is not None:
-            from pytest_html import extras
-
-            blocks = recorder.take_html()
-            if blocks:
-                current = list(getattr(report, "extras", []))
-                report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
-        return report
 
     def pytest_html_report_title(self, report: Any) -> None:
         """``Pipeline report: <env>``."""

@@ -100,8 +100,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Carry the stage on the report (it travels to the xdist controller with it)."""
+    """Carry the stage and, on the setup report, the marker names (the rollback policy
+    matches them) on the report: they travel to the xdist controller with it."""
     report = yield
+    if call.when == "setup":
+        report.pipeline_markers = sorted({mark.name for mark in item.iter_markers()})  # type: ignore[attr-defined]
     stage = item.stash.get(STAGE_KEY, None)
     if stage is not None:
         report.pipeline_stage = stage.value  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""pytest side of rollback: markers on reports, the end-of-run rollback, its report and alert.
+"""pytest side of rollback: the end-of-run rollback, its report and alert.
 
 :func:`configure` (from ``plugin.pytest_configure``) registers :class:`RollbackPlugin` in
 every process. In the owning process (single or xdist controller) it adds two run
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -58,11 +57,11 @@ def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
 
 
 class RollbackPlugin:
-    """Markers of every test, and (owning process) the end-of-run decision and rollback."""
+    """The end-of-run decision and rollback (owning process), over every test's result and
+    markers (``PipelineRun.markers``, carried on the setup reports)."""
 
     def __init__(self, run: PipelineRun) -> None:
         self.run = run
-        self.markers: dict[str, tuple[str, ...]] = {}
         self.decision: rollback.Decision | None = None
         self.outcome: rollback.Outcome | None = None
         self.notified: list[str] = []
@@ -71,21 +70,6 @@ class RollbackPlugin:
             run.add_finalizer(self.notify, phase=PHASE_NOTIFY)
 
     # -- hooks ----------------------------------------------------------------------------------
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Carry the test's marker names on its report (they travel to the xdist controller)."""
-        report = yield
-        if call.when == "setup":  # the only phase whose markers are read
-            report.pipeline_markers = sorted({mark.name for mark in item.iter_markers()})  # type: ignore[attr-defined]
-        return report
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember each test's markers (owning process)."""
-        if self.run.owns_run and report.when == "setup":
-            self.markers[report.nodeid] = tuple(getattr(report, "pipeline_markers", ()))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -128,7 +112,7 @@ class RollbackPlugin:
         """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
         deployment = self._deployment()
         settings = settings_of(self.run)
-        decision = rollback.decide(self.run.results, deployment, settings, self.markers)
+        decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
         self.decision = decision
         if decision.action is rollback.Action.NONE:
             return

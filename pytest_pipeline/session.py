@@ -187,6 +187,8 @@ class PipelineRun:
         self.teardown_failures: list[runonce.TeardownFailure] = []
         self.exitstatus: int | None = None
         self._pending: dict[str, _Pending] = {}
+        self.markers: dict[str, tuple[str, ...]] = {}
+        """Marker names of every test seen (from its setup report), by node id."""
         self._summary: dict[Stage, StageSummary] = {}
         self._finalizers: list[tuple[int, int, Callable[[], object]]] = []
         self.stage_gate: Callable[[Stage], Halt | None] = self.gate.halt_for
@@ -320,6 +322,8 @@ class PipelineRun:
             pending.gated = getattr(report, "pipeline_gated", False)
         pending.duration += report.duration
         when = report.when
+        if when == "setup":
+            self.markers[nodeid] = tuple(getattr(report, "pipeline_markers", ()))
         if report.outcome != "passed" or when == "call":
             self._outcome(pending, report)
         if when == "teardown":
