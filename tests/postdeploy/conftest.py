@@ -25,15 +25,8 @@ def reference_app() -> Iterator[LocalApp]:
         load_parameters(ROOT / "infra" / "parameters" / "dev.json"),
         health_timeout_s=90,
     )
-    try:
-        app = runner.start()
-    except Exception:
-        runner.stop()
-        raise
-    try:
+    with runner as app:
         yield app
-    finally:
-        runner.stop()
 
 
 @pytest.fixture(scope="session")
