@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_pipeline.checks import dependencies
 from pytest_pipeline.checks.findings import Finding, Severity
 from pytest_pipeline.checks.waivers import Decision, WaiverSet
 from pytest_pipeline.reporting.sarif import ScannerRun
@@ -32,7 +31,7 @@ from pytest_pipeline.reporting.sarif import ScannerRun
 if TYPE_CHECKING:
     from packaging.version import Version
 
-    from pytest_pipeline.checks import vulns
+    from pytest_pipeline.checks import dependencies, vulns
 
 #: Scanner name -> what it checks (the order the suite runs them in).
 SCANNERS: dict[str, str] = {
@@ -101,10 +100,14 @@ class ScanOutcome:
 
 
 def _rel(root: Path, path: Path) -> str:
+    from pytest_pipeline.checks import dependencies
+
     return dependencies.display_path(path, root)
 
 
 def _parse(ctx: ScanContext) -> tuple[dependencies.Parsed, Version, str]:
+    from pytest_pipeline.checks import dependencies
+
     if not ctx.requirements.is_file():
         raise FileNotFoundError(
             f"{_rel(ctx.root, ctx.requirements)} does not exist; the app must declare its "
@@ -116,6 +119,8 @@ def _parse(ctx: ScanContext) -> tuple[dependencies.Parsed, Version, str]:
 
 
 def _dependencies(ctx: ScanContext) -> ScanOutcome:
+    from pytest_pipeline.checks import dependencies
+
     parsed, python, source = _parse(ctx)
     env = dependencies.target_environment(python)
     findings = [
@@ -145,7 +150,7 @@ def _resolution(ctx: ScanContext) -> ScanOutcome:
 
 
 def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
-    from pytest_pipeline.checks import vulns
+    from pytest_pipeline.checks import dependencies, vulns
 
     parsed, python, _ = _parse(ctx)
     env = dependencies.target_environment(python)
