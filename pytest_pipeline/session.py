@@ -8,6 +8,7 @@ other areas persist for the controller (``record``/``recorded``) and end-of-run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from pytest_pipeline.stages import Gate, Halt, Stage, first_line
 PLUGIN_NAME = "pipeline-run"
 RUNS_DIR = Path(".pipeline") / "runs"
 KEEP_RUNS = 20
+PRUNE_AFTER_S = 3600.0
 WORKERINPUT_ID = "pipeline_run_id"
 WORKERINPUT_DIR = "pipeline_run_dir"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -470,6 +472,11 @@ def _make_run_dir(rootdir: Path, run_id: str) -> Path:
     except OSError:
         return Path(tempfile.mkdtemp(prefix=f"pytest-pipeline-{run_id}-"))
     old = sorted(path for path in runs.iterdir() if path.is_dir())[:-KEEP_RUNS]
+    # A run that touched its folder within the hour may still be going (another pytest in
+    # the same checkout): only older folders go.
+    cutoff = time.time() - PRUNE_AFTER_S
     for path in old:
-        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
     return run_dir
