@@ -35,10 +35,25 @@ def aws_client(service: str) -> Any:
     return boto_session().client(service, region_name=REGION)  # type: ignore[call-overload]
 
 
-def create_resources(table: bool = True, bucket: bool = True) -> None:
-    """The validations table (the stack's key schema) and the photo bucket, in moto."""
+def create_resources(
+    table: bool = True, bucket: bool = True, endpoint_url: str | None = None
+) -> None:
+    """The validations table (the stack's key schema) and the photo bucket, in moto: the
+    in-process mock, or the moto server at ``endpoint_url`` (with moto's fake keys)."""
+
+    def client(service: str) -> Any:
+        if endpoint_url is None:
+            return aws_client(service)
+        return boto_session().client(  # type: ignore[call-overload]
+            service,
+            region_name=REGION,
+            endpoint_url=endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
+        )
+
     if table:
-        aws_client("dynamodb").create_table(
+        client("dynamodb").create_table(
             TableName=TABLE,
             KeySchema=[
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -51,7 +66,7 @@ def create_resources(table: bool = True, bucket: bool = True) -> None:
             BillingMode="PAY_PER_REQUEST",
         )
     if bucket:
-        aws_client("s3").create_bucket(Bucket=BUCKET)
+        client("s3").create_bucket(Bucket=BUCKET)
 
 
 def upload(

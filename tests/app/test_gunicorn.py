@@ -18,7 +18,7 @@ import boto3
 import pytest
 import requests
 
-from .helpers import APP_DIR, BUCKET, REGION, TABLE, image_bytes
+from .helpers import APP_DIR, BUCKET, REGION, TABLE, create_resources, image_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -50,22 +50,7 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        session.client("dynamodb", endpoint_url=endpoint).create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        create_resources(endpoint_url=endpoint)
         yield endpoint
     finally:
         server.stop()
