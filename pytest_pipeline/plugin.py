@@ -10,19 +10,23 @@ import pytest
 from pytest_pipeline import collection, options
 from pytest_pipeline.session import GATED_KEY, RUN_KEY, STAGE_KEY, PipelineRun, get_run
 
-pytest_plugins = [
+FIXTURE_MODULES = (
     "pytest_pipeline.fixtures.core",
     "pytest_pipeline.fixtures.aws",
     "pytest_pipeline.fixtures.deploy",
     "pytest_pipeline.fixtures.service",
     "pytest_pipeline.fixtures.security",
     "pytest_pipeline.fixtures.reporting",
-]
+)
+"""Registered as plugins with this one. Not through ``pytest_plugins``: pytest looks each
+name of that list up among every installed distribution's entry points first."""
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Every setting as a flag in the ``pipeline`` group."""
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Every setting as a flag in the ``pipeline`` group; the fixture modules."""
     options.add_options(parser)
+    for name in FIXTURE_MODULES:
+        pluginmanager.import_plugin(name)
 
 
 @pytest.hookimpl(tryfirst=True)

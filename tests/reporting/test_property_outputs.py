@@ -13,7 +13,12 @@ from pytest_pipeline.models import DeploymentMetadata, TestOutcome, TestResult
 from pytest_pipeline.reporting import github
 from pytest_pipeline.reporting.metrics import run_metrics, stage_outcome_from_metrics
 from pytest_pipeline.reporting.record import build_record, record_json
-from pytest_pipeline.reporting.redact import default_redactor, register_secret
+from pytest_pipeline.reporting.redact import (
+    default_redactor,
+    mask_builtin,
+    may_hold_builtin,
+    register_secret,
+)
 from pytest_pipeline.reporting.summary import (
     FAILED,
     HALTED,
@@ -110,3 +115,90 @@ def test_every_stage_reported_with_its_outcome_and_no_secret(
         assert secret not in json.dumps(default_redactor().redact_data(record.to_dict()))
     finally:
         default_redactor().clear()
+
+
+FRAGMENTS = st.sampled_from(
+    [
+        "AKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # pragma: allowlist secret
+        "aws_secret_access_key=",
+        "x-amz-security-token: ",
+        "registered-secret",
+        'quoted"secret',  # registered: stands escaped in JSON text
+        "tab\tsecret",  # registered too
+        'quote"d',
+        "back\\slash",
+        "tab\tnew\nline",
+        "ünïcode",
+        " ",
+        ":",
+        "=",
+        "plain",
+    ]
+)
+JSON_TEXT = st.lists(FRAGMENTS, max_size=4).map("".join)
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def redact_each_string(value: Any) -> Any:
+    """The reference: every string of ``value`` through ``redact``, one by one."""
+    redactor = default_redactor()
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {redact_each_string(k): redact_each_string(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_each_string(item) for item in value]
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_DATA)
+def test_redact_data_masks_exactly_what_redact_masks_string_by_string(data: Any) -> None:
+    # Feature: ci-cd-pipeline, Property 8: redacting a whole record (with its one-search fast
+    # path) masks exactly what redacting each of its strings masks
+    for secret in ("registered-secret", 'quoted"secret', "tab\tsecret"):
+        register_secret(secret)
+    try:
+        assert default_redactor().redact_data(data) == redact_each_string(data)
+    finally:
+        default_redactor().clear()
+
+
+BUILTIN_FRAGMENTS = st.sampled_from(
+    [
+        "AKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret
+        "XAKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # pragma: allowlist secret
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",  # a SHA-1: not a key
+        "FwoGZXIvYXdzEXAMPLEtokenVALUE12",
+        "IQoJb3JpZ2lu",
+        "AWS_SECRET_ACCESS_KEY",
+        "aws_\u017fecret_access_\u212aey",  # long s and Kelvin sign: IGNORECASE matches them
+        "X-Amz-Security-Token",
+        "sessionTOKEN",
+        "=",
+        ": ",
+        '"',
+        "'",
+        "value",
+        "/",
+        "+",
+        "A",
+        "K",
+        " ",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(BUILTIN_FRAGMENTS, max_size=8).map("".join))
+def test_the_quick_check_never_rules_out_text_a_pattern_masks(text: str) -> None:
+    # Feature: ci-cd-pipeline, Property 8: the plain-string check before the patterns never
+    # lets through text that one of them would mask
+    assert may_hold_builtin(text) or mask_builtin(text) == text
