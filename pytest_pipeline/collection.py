@@ -70,8 +70,3 @@ def sort_by_stage(items: list[pytest.Item]) -> None:
 def _order_key(item: pytest.Item) -> int:
     stage = item.stash.get(STAGE_KEY, None)
     return 0 if stage is None else stage.order
-
-
-def staged_nodeids(items: list[pytest.Item]) -> list[tuple[str, Stage | None]]:
-    """``(nodeid, stage)`` of the selected items."""
-    return [(item.nodeid, item.stash.get(STAGE_KEY, None)) for item in items]

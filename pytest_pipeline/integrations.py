@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from pytest_pipeline.reporting.summary import (
     summary_markdown,
     summary_text,
 )
-from pytest_pipeline.session import STAGE_KEY, PipelineRun
+from pytest_pipeline.session import PipelineRun
 from pytest_pipeline.stages import Stage
 from pytest_pipeline.vcs import git_commit
 
@@ -47,6 +46,8 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
         return
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
+    run.report_handlers.append(plugin.on_report)
+    run.stage_handlers.append(plugin.stage_started)
     if config.pluginmanager.hasplugin("html"):
         plugin.html_extras = True
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
@@ -66,8 +67,6 @@ def attach_extras(item: pytest.Item, report: pytest.TestReport) -> None:
 
 def redact_report(report: pytest.TestReport) -> None:
     """Mask secrets in a report's error text and captured sections (terminal, JUnit, HTML)."""
-    if report.longrepr is None and not report.sections:
-        return  # the common case (a quiet passing phase): nothing that could hold a secret
     if report.longrepr is not None:
         text = report.longreprtext
         masked = redact(text)
@@ -243,41 +242,36 @@ class ReportingPlugin:
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Log when this process starts the tests of a new stage."""
-        stage = item.stash.get(STAGE_KEY, None)
-        if stage is not None and stage is not self._stage:
-            if self._stage is not None:
-                log.info("stage %s: last test done", self._stage.value, extra={"status": "done"})
-            self._stage = stage
-            log.info("stage %s started", stage.value, extra={"status": "started"})
+    def stage_started(self, stage: Stage) -> None:
+        """Log when this process starts the tests of a new stage (a run stage handler)."""
+        if self._stage is not None:
+            log.info("stage %s: last test done", self._stage.value, extra={"status": "done"})
+        self._stage = stage
+        log.info("stage %s started", stage.value, extra={"status": "started"})
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Redact the report's error text and captured output where they hold a secret; in a
-        worker, hand newly registered secrets to the controller with the report."""
-        report = yield
-        redact_report(report)
-        if self.html_extras:
+    def on_report(self, report: pytest.TestReport, item: pytest.Item | None) -> None:
+        """A run report handler: mask secrets in the report and attach ``pipeline_record``
+        extras (where the test ran); hand newly registered secrets over with a worker's
+        report and take them off it in the controller; keep every failure as a log line and
+        a GitHub annotation (owning process)."""
+        if report.longrepr is not None or report.sections:
+            redact_report(report)
+        if item is not None and self.html_extras:
             attach_extras(item, report)
-        if self.run.role == "worker":
+        role = self.run.role
+        if role == "worker":
             new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
             if new:
                 report.pipeline_secrets = new  # type: ignore[attr-defined]
-        return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Take a worker's secrets off its report before anything writes it; log every
-        failure and keep it as a GitHub annotation (owning process)."""
-        secrets = report.__dict__.pop("pipeline_secrets", None)
-        if secrets:
-            register_secrets(str(value) for value in secrets)
-        if not self.run.owns_run or not report.failed:
             return
+        if role == "controller":
+            secrets = report.__dict__.pop("pipeline_secrets", None)
+            if secrets:
+                register_secrets(str(value) for value in secrets)
+        if report.failed:
+            self._annotate(report)
+
+    def _annotate(self, report: pytest.TestReport) -> None:
         crash: Any = getattr(report.longrepr, "reprcrash", None)
         path = str(getattr(crash, "path", "") or report.location[0])
         with contextlib.suppress(ValueError):

@@ -14,7 +14,7 @@ too (``PipelineOptions.resolve``); ``from_config`` and ``add_options`` take pyte
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
-from pytest_pipeline.checks.thresholds import validate_thresholds
 from pytest_pipeline.settingkinds import (
     FALSE_WORDS,
     KINDS,
@@ -77,7 +76,14 @@ _STACK = matches(
 )
 
 
+def _valid_thresholds(values: Sequence[str]) -> None:
+    from pytest_pipeline.checks.thresholds import validate_thresholds  # only when one is set
+
+    validate_thresholds(values)
+
+
 # fmt: off
+
 SETTINGS: tuple[Setting, ...] = (
     # -- core ----------------------------------------------------------------------------------
     Setting("env", "choice", "dev", "pipeline environment", ("dev", "staging", "prod")),
@@ -148,7 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
             area="postdeploy"),
     Setting("threshold", "list", ("p95<800ms", "photos:p95<2500ms", "error_rate<1%", "rps>=20"),
             "k6-style load thresholds, e.g. p95<800ms", area="postdeploy",
-            validate=validate_thresholds),
+            validate=_valid_thresholds),
     Setting("memory-ceiling-mb", "int", 1024, "largest acceptable service memory (MB)",
             validate=at_least(1), area="postdeploy"),
     Setting("allowed-origin", "str", "https://app.example.com", "an origin CORS must allow",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator
 
 import pytest
 
 from pytest_pipeline import collection, options
-from pytest_pipeline.session import GATED_KEY, RUN_KEY, STAGE_KEY, PipelineRun, get_run
+from pytest_pipeline.session import RUN_KEY, PipelineRun, get_run
 
 FIXTURE_MODULES = (
     "pytest_pipeline.fixtures.core",
@@ -82,39 +81,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     collection.sort_by_stage(session.items)
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
-        run.selection(collection.staged_nodeids(session.items))
+        run.selection(session.items)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """The gate: skip a test of a stage after a failed stage."""
-    stage = item.stash.get(STAGE_KEY, None)
-    if stage is None:
-        return
     try:
-        halt = get_run(item.config).stage_gate(stage)
+        halt = get_run(item.config).begin_test(item)
     except TimeoutError as error:
         pytest.fail(str(error), pytrace=False)
     if halt is not None:
-        item.stash[GATED_KEY] = True
         item.add_marker(pytest.mark.skip(reason=halt.reason()))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Carry the stage and, on the setup report, the marker names (the rollback policy
-    matches them) on the report: they travel to the xdist controller with it."""
-    report = yield
-    if call.when == "setup":
-        report.pipeline_markers = sorted({mark.name for mark in item.iter_markers()})  # type: ignore[attr-defined]
-    stage = item.stash.get(STAGE_KEY, None)
-    if stage is not None:
-        report.pipeline_stage = stage.value  # type: ignore[attr-defined]
-        if item.stash.get(GATED_KEY, False):
-            report.pipeline_gated = True  # type: ignore[attr-defined]
-    return report
 
 
 def pytest_terminal_summary(

@@ -92,6 +92,11 @@ class Decision:
     deployed_this_run: bool = False
     blocked: str | None = None
 
+    @property
+    def acts(self) -> bool:
+        """True when the decision is to alert or to roll back."""
+        return self.action is not Action.NONE
+
     def summary(self) -> str:
         """One line: the action and its first reason."""
         head = {

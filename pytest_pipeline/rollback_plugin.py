@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_pipeline import rollback
 from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
 from pytest_pipeline.reporting.redact import redact
 from pytest_pipeline.session import PHASE_NOTIFY, PHASE_ROLLBACK, PipelineRun
+
+if TYPE_CHECKING:
+    from pytest_pipeline import rollback
+
+# The policy module (pytest_pipeline.rollback) loads only in runs where a test failed: each
+# function that needs it imports it.
 
 log = logging.getLogger("pytest_pipeline.rollback")
 
@@ -46,6 +51,8 @@ def configure(config: pytest.Config, run: PipelineRun) -> RollbackPlugin:
 
 def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
     """The policy's settings from the run's resolved settings."""
+    from pytest_pipeline import rollback
+
     options = run.options
     return rollback.RollbackSettings(
         environment=str(options.get("env")),
@@ -58,7 +65,7 @@ def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
 
 class RollbackPlugin:
     """The end-of-run decision and rollback (owning process), over every test's result and
-    markers (``PipelineRun.markers``, carried on the setup reports)."""
+    markers (``PipelineRun.markers``, carried on the failed reports)."""
 
     def __init__(self, run: PipelineRun) -> None:
         self.run = run
@@ -75,8 +82,11 @@ class RollbackPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """A rollback, or a rollback that failed, never leaves the session green."""
         outcome = self.outcome
-        acted = outcome is not None and outcome.status is not rollback.OutcomeStatus.REFUSED
-        if acted and session.exitstatus == 0:
+        if outcome is None:
+            return
+        from pytest_pipeline import rollback
+
+        if outcome.status is not rollback.OutcomeStatus.REFUSED and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -110,6 +120,10 @@ class RollbackPlugin:
 
     def roll_back(self) -> None:
         """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
+        if not any(result.outcome.is_failure for result in self.run.results):
+            return  # the policy acts on failed tests only: nothing to decide
+        from pytest_pipeline import rollback
+
         deployment = self._deployment()
         settings = settings_of(self.run)
         decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
@@ -157,6 +171,8 @@ class RollbackPlugin:
         self, target: Any, decision: rollback.Decision
     ) -> rollback.Outcome | None:
         """A refusal when a separate job tested a URL that is not the local environment's."""
+        from pytest_pipeline import rollback
+
         tested = self.run.options.target_url
         if decision.deployed_this_run or not tested or target.name != "local":
             return None
@@ -233,7 +249,7 @@ class RollbackPlugin:
         """Finalizer (``PHASE_NOTIFY``): tell the notification channels about the alert or the
         rollback (SNS through the stack's topic, webhook, log)."""
         decision = self.decision
-        if decision is None or decision.action is rollback.Action.NONE:
+        if decision is None or not decision.acts:
             return
         from pytest_pipeline.aws import monitoring
 
@@ -283,6 +299,8 @@ class RollbackPlugin:
 
     def message(self) -> tuple[str, str]:
         """The notification's subject and text."""
+        from pytest_pipeline import rollback
+
         env = str(self.run.options.get("env"))
         decision, outcome = self.decision, self.outcome
         assert decision is not None
@@ -299,7 +317,7 @@ class RollbackPlugin:
     def summary_lines(self) -> list[str]:
         """Terminal summary lines (empty when no failure called for an alert or a rollback)."""
         decision = self.decision
-        if decision is None or decision.action is rollback.Action.NONE:
+        if decision is None or not decision.acts:
             return []
         lines = [f"decision: {decision.summary()}"]
         lines += [f"  {reason}" for reason in decision.reasons[1:]]
@@ -329,7 +347,7 @@ _COLOURS = {"rolled_back": "#bc4c00", "refused": "#9a6700", "rollback_failed": "
 
 def rollback_html(decision: rollback.Decision | None, outcome: rollback.Outcome | None) -> str:
     """The HTML block of the report (empty when there was nothing to alert about)."""
-    if decision is None or decision.action is rollback.Action.NONE:
+    if decision is None or not decision.acts:
         return ""
     status = outcome.status.value if outcome else "alert"
     colour = _COLOURS.get(status, "#9a6700")

@@ -190,12 +190,19 @@ class PipelineRun:
         self.exitstatus: int | None = None
         self._pending: dict[str, _Pending] = {}
         self.markers: dict[str, tuple[str, ...]] = {}
-        """Marker names of every test seen (from its setup report), by node id."""
+        """Marker names of every failed test (from its failed report), by node id."""
         self._summary: dict[Stage, StageSummary] = {}
         self._finalizers: list[tuple[int, int, Callable[[], object]]] = []
         self.stage_gate: Callable[[Stage], Halt | None] = self.gate.halt_for
         """Applies the gate before a test of a stage (waits for other workers under xdist)."""
         self.worker_gate: Any = None
+        self.report_handlers: list[Callable[[pytest.TestReport, pytest.Item | None], None]] = []
+        """Called with every test report before anything else sees it, and with its test (None
+        in an xdist controller): reporting redacts the report and attaches its extras."""
+        self.stage_handlers: list[Callable[[Stage], None]] = []
+        """Called when this process starts the tests of another stage."""
+        self._items: dict[str, pytest.Item] = {}
+        self._stage: Stage | None = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -286,12 +293,48 @@ class PipelineRun:
 
     # -- test results ---------------------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Hook (the run is a registered plugin): account for every report."""
+        """Hook (the run is a registered plugin), the one per-report step of the plugin.
+
+        First, so that the terminal, JUnit, pytest-html and xdist's hand-over to the
+        controller all see the labelled, redacted report: label it with the test's stage
+        (and, when it failed, the test's markers: the rollback policy matches them), pass it
+        to the report handlers, then account for it.
+        """
+        item = self._items.get(report.nodeid)
+        if item is not None:
+            stage = item.stash.get(STAGE_KEY, None)
+            if stage is not None:
+                report.pipeline_stage = stage.value  # type: ignore[attr-defined]
+                if item.stash.get(GATED_KEY, False):
+                    report.pipeline_gated = True  # type: ignore[attr-defined]
+            if report.failed:
+                names = sorted({mark.name for mark in item.iter_markers()})
+                report.pipeline_markers = names  # type: ignore[attr-defined]
+        for handler in self.report_handlers:
+            handler(report, item)
         self.observe(report)
 
-    def selection(self, staged: list[tuple[str, Stage | None]]) -> None:
+    def begin_test(self, item: pytest.Item) -> Halt | None:
+        """Before a test runs: the gate's halt for it (None: it runs). Under xdist this
+        waits for the earlier stages; a :class:`TimeoutError` says it waited too long."""
+        stage = item.stash.get(STAGE_KEY, None)
+        if stage is None:
+            return None
+        if stage is not self._stage:
+            self._stage = stage
+            for handler in self.stage_handlers:
+                handler(stage)
+        halt = self.stage_gate(stage)
+        if halt is not None:
+            item.stash[GATED_KEY] = True
+        return halt
+
+    def selection(self, items: list[pytest.Item]) -> None:
         """Note the selected tests and their stages (after collection, in stage order)."""
+        self._items = {item.nodeid: item for item in items}
+        staged = [(item.nodeid, item.stash.get(STAGE_KEY, None)) for item in items]
         self.selected = {}
         for _, stage in staged:
             if stage is not None:
@@ -324,7 +367,7 @@ class PipelineRun:
             pending.gated = getattr(report, "pipeline_gated", False)
         pending.duration += report.duration
         when = report.when
-        if when == "setup":
+        if report.failed:
             self.markers[nodeid] = tuple(getattr(report, "pipeline_markers", ()))
         if report.outcome != "passed" or when == "call":
             self._outcome(pending, report)

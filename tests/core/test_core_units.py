@@ -101,6 +101,23 @@ def test_setting_declarations_are_consistent() -> None:
         setting("aws-regio")
 
 
+def test_every_default_passes_its_validator(tmp_path: Path) -> None:
+    # Defaults are not validated at start-up (that would load what validators need in every
+    # run): they must be valid here. Given explicitly, each default is accepted as it is.
+    defaults = PipelineOptions.resolve(rootdir=tmp_path)
+    for spec in SETTINGS:
+        if spec.default is None or spec.kind == "path":
+            continue  # paths: the default file may be absent until a test needs it
+        raw = list(spec.default) if isinstance(spec.default, tuple) else spec.default
+        if spec.name == "stack-name":
+            raw = defaults.get("stack-name")
+        given = PipelineOptions.resolve(flags={spec.name: raw}, rootdir=tmp_path)
+        assert given.get(spec.name) == defaults.get(spec.name), spec.name
+        assert given.source(spec.name) != defaults.source(spec.name)
+    with pytest.raises(SettingError, match="threshold"):
+        PipelineOptions.resolve(flags={"threshold": "p95<<8"}, rootdir=tmp_path)
+
+
 def test_list_env_vars_split_on_commas_and_semicolons(tmp_path: Path) -> None:
     options = PipelineOptions.resolve(
         environ={"PIPELINE_NOTIFICATION_CHANNELS": "sns; webhook,log", "PIPELINE_ALERT_ONLY": ""},
