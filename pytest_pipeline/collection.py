@@ -29,12 +29,13 @@ def assign_stages(config: pytest.Config, items: list[pytest.Item]) -> None:
     """
     rootdir = config.rootpath
     by_path: dict[Path, Stage | None] = {}
+    inherited: dict[int, list[str]] = {}  # stage markers of each parent node, by id
+    marks: dict[Stage, pytest.MarkDecorator] = {}
     keep: list[pytest.Item] = []
     for item in items:
+        names = [mark.name for mark in item.own_markers if mark.name in STAGE_NAMES]
         try:
-            stage = stage_of_markers(
-                mark.name for mark in item.iter_markers() if mark.name in STAGE_NAMES
-            )
+            stage = stage_of_markers(names + _stage_marker_names(item.parent, inherited))
         except StageConflictError as error:
             report = pytest.CollectReport(
                 item.nodeid, "failed", f"{item.nodeid}: {error}", result=[]
@@ -51,11 +52,27 @@ def assign_stages(config: pytest.Config, items: list[pytest.Item]) -> None:
                 by_path[path] = stage_from_path(relative)
             stage = by_path[path]
             if stage is not None:
-                item.add_marker(stage.value)
+                if stage not in marks:
+                    marks[stage] = getattr(pytest.mark, stage.value)
+                item.add_marker(marks[stage])
         item.stash[STAGE_KEY] = stage
         keep.append(item)
     if len(keep) != len(items):
         items[:] = keep
+
+
+def _stage_marker_names(
+    node: pytest.Item | pytest.Collector | None, memo: dict[int, list[str]]
+) -> list[str]:
+    """The stage markers of ``node`` and its parents (what ``iter_markers`` would yield),
+    worked out once per node: the items of a module share their parents."""
+    if node is None:
+        return []
+    found = memo.get(id(node))
+    if found is None:
+        own = [mark.name for mark in node.own_markers if mark.name in STAGE_NAMES]
+        found = memo[id(node)] = own + _stage_marker_names(node.parent, memo)
+    return found
 
 
 def sort_by_stage(items: list[pytest.Item]) -> None:

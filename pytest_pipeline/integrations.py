@@ -35,6 +35,7 @@ from pytest_pipeline.vcs import git_commit
 
 RECORDER_KEY = pytest.StashKey[Recorder]()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
+RECORD_FIXTURE = "pipeline_record"
 
 log = logging.getLogger("pytest_pipeline.report")
 
@@ -181,6 +182,8 @@ class ReportingPlugin:
         self._secrets_mark = 0
         self._stage: Stage | None = None
         self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
+        self.final_summary: RunSummary | None = None
+        """The summary written at the end of the run (the terminal summary shows it)."""
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -256,7 +259,11 @@ class ReportingPlugin:
         a GitHub annotation (owning process)."""
         if report.longrepr is not None or report.sections:
             redact_report(report)
-        if item is not None and self.html_extras:
+        if (
+            self.html_extras
+            and item is not None
+            and RECORD_FIXTURE in getattr(item, "fixturenames", ())
+        ):
             attach_extras(item, report)
         role = self.run.role
         if role == "worker":
@@ -268,7 +275,7 @@ class ReportingPlugin:
             secrets = report.__dict__.pop("pipeline_secrets", None)
             if secrets:
                 register_secrets(str(value) for value in secrets)
-        if report.failed:
+        if report.outcome == "failed":
             self._annotate(report)
 
     def _annotate(self, report: pytest.TestReport) -> None:
@@ -284,7 +291,7 @@ class ReportingPlugin:
 
     def finish(self) -> None:
         """End of run (owning process): record, GitHub outputs, notification, log lines."""
-        summary = self.summary()
+        summary = self.final_summary = self.summary()
         for stage in summary.stages:
             log.info(
                 "stage %s %s in %.2fs",
@@ -344,7 +351,7 @@ class ReportingPlugin:
         if not self.run.owns_run:
             return
         terminalreporter.section("pipeline reports")
-        summary = self.summary()
+        summary = self.final_summary or self.summary()
         terminalreporter.line(redact(summary_text(summary).splitlines()[0]))
         for line in self.written:
             terminalreporter.line(redact(line))

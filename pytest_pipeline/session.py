@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,21 +118,31 @@ class StageSummary:
         return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
 
 
-@dataclass(slots=True)
 class _Pending:
     """A test's reports seen so far (setup, call, teardown)."""
 
-    stage: Stage | None
-    outcome: TestOutcome = TestOutcome.PASSED
-    message: str = ""
-    duration: float = 0.0
-    start: float | None = None
-    stop: float = 0.0
-    gated: bool = False
-    properties: dict[str, PropertyValue] = field(default_factory=dict)
+    __slots__ = ("duration", "gated", "message", "outcome", "stage", "start", "stop")
+
+    def __init__(self, stage: Stage | None, start: float | None, gated: bool) -> None:
+        self.stage = stage
+        self.outcome = TestOutcome.PASSED
+        self.message = ""
+        self.duration = 0.0
+        self.start = start
+        self.stop = 0.0
+        self.gated = gated
 
 
 _STAGES = {stage.value: stage for stage in Stage}
+_COUNTER = {
+    TestOutcome.PASSED: "passed",
+    TestOutcome.FAILED: "failed",
+    TestOutcome.ERROR: "errors",
+    TestOutcome.SKIPPED: "skipped",
+    TestOutcome.XFAILED: "xfailed",
+    TestOutcome.XPASSED: "xpassed",
+}
+"""The :class:`StageSummary` counter of each outcome."""
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
@@ -150,7 +160,7 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 def _outcome_of(report: pytest.TestReport) -> TestOutcome:
-    wasxfail = hasattr(report, "wasxfail")
+    wasxfail = "wasxfail" in report.__dict__
     if report.when == "call":
         if report.passed:
             return TestOutcome.XPASSED if wasxfail else TestOutcome.PASSED
@@ -201,7 +211,8 @@ class PipelineRun:
         in an xdist controller): reporting redacts the report and attaches its extras."""
         self.stage_handlers: list[Callable[[Stage], None]] = []
         """Called when this process starts the tests of another stage."""
-        self._items: dict[str, pytest.Item] = {}
+        self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
+        self._gated: set[str] = set()
         self._stage: Stage | None = None
 
     # -- construction ---------------------------------------------------------------------------
@@ -302,19 +313,27 @@ class PipelineRun:
         (and, when it failed, the test's markers: the rollback policy matches them), pass it
         to the report handlers, then account for it.
         """
-        item = self._items.get(report.nodeid)
-        if item is not None:
-            stage = item.stash.get(STAGE_KEY, None)
+        nodeid = report.nodeid
+        entry = self._items.get(nodeid)
+        item: pytest.Item | None
+        if entry is not None:  # this process ran the test: label the report
+            item, stage = entry
+            gated = nodeid in self._gated
             if stage is not None:
                 report.pipeline_stage = stage.value  # type: ignore[attr-defined]
-                if item.stash.get(GATED_KEY, False):
+                if gated:
                     report.pipeline_gated = True  # type: ignore[attr-defined]
-            if report.failed:
+            if report.outcome == "failed":
                 names = sorted({mark.name for mark in item.iter_markers()})
                 report.pipeline_markers = names  # type: ignore[attr-defined]
+        else:  # an xdist controller: the worker labelled it
+            item = None
+            labels = report.__dict__
+            stage = _STAGES.get(labels.get("pipeline_stage", ""))
+            gated = bool(labels.get("pipeline_gated", False))
         for handler in self.report_handlers:
             handler(report, item)
-        self.observe(report)
+        self._account(report, stage, gated)
 
     def begin_test(self, item: pytest.Item) -> Halt | None:
         """Before a test runs: the gate's halt for it (None: it runs). Under xdist this
@@ -329,12 +348,15 @@ class PipelineRun:
         halt = self.stage_gate(stage)
         if halt is not None:
             item.stash[GATED_KEY] = True
+            self._gated.add(item.nodeid)
         return halt
 
     def selection(self, items: list[pytest.Item]) -> None:
         """Note the selected tests and their stages (after collection, in stage order)."""
-        self._items = {item.nodeid: item for item in items}
         staged = [(item.nodeid, item.stash.get(STAGE_KEY, None)) for item in items]
+        self._items = {
+            nodeid: (item, stage) for item, (nodeid, stage) in zip(items, staged, strict=True)
+        }
         self.selected = {}
         for _, stage in staged:
             if stage is not None:
@@ -356,27 +378,28 @@ class PipelineRun:
         return lines
 
     def observe(self, report: pytest.TestReport) -> None:
-        """Account for one report (every phase of every test, in every process)."""
-        # Called three times per test: keep the common (passing) path short.
+        """Account for one report (every phase of every test), stage and gate as labelled."""
+        labels = report.__dict__
+        stage = _STAGES.get(labels.get("pipeline_stage", ""))
+        self._account(report, stage, bool(labels.get("pipeline_gated", False)))
+
+    def _account(self, report: pytest.TestReport, stage: Stage | None, gated: bool) -> None:
+        # Three calls per test: keep the common (passing) path short.
         nodeid = report.nodeid
         pending = self._pending.get(nodeid)
         if pending is None:
-            stage_name = getattr(report, "pipeline_stage", None)
-            pending = self._pending[nodeid] = _Pending(_STAGES[stage_name] if stage_name else None)
-            pending.start = getattr(report, "start", None)
-            pending.gated = getattr(report, "pipeline_gated", False)
+            start = report.__dict__.get("start")
+            pending = self._pending[nodeid] = _Pending(stage, start, gated)
         pending.duration += report.duration
+        outcome = report.outcome
         when = report.when
-        if report.failed:
-            self.markers[nodeid] = tuple(getattr(report, "pipeline_markers", ()))
-        if report.outcome != "passed" or when == "call":
+        if outcome == "failed":
+            self.markers[nodeid] = tuple(report.__dict__.get("pipeline_markers", ()))
+        if outcome != "passed" or when == "call":
             self._outcome(pending, report)
         if when == "teardown":
-            pending.stop = getattr(report, "stop", 0.0) or 0.0
-            for name, value in report.user_properties:
-                if isinstance(value, str | int | float | bool):
-                    pending.properties[str(name)] = value
-            self._finish_test(nodeid)
+            pending.stop = report.__dict__.get("stop") or 0.0
+            self._finish_test(nodeid, report.user_properties)
 
     def _outcome(self, pending: _Pending, report: pytest.TestReport) -> None:
         outcome = _outcome_of(report)
@@ -389,41 +412,42 @@ class PipelineRun:
             if not pending.message:
                 pending.message = line
 
-    def _finish_test(self, nodeid: str) -> None:
+    def _finish_test(
+        self, nodeid: str, user_properties: list[tuple[str, object]] | None = None
+    ) -> None:
         pending = self._pending.pop(nodeid)
-        started = datetime.fromtimestamp(pending.start, UTC) if pending.start is not None else None
-        result = TestResult(
-            nodeid=nodeid,
-            outcome=pending.outcome,
-            stage=pending.stage.value if pending.stage else None,
-            duration=pending.duration,
-            message=pending.message,
-            properties=pending.properties,
-            started_at=started,
-        )
-        self.results.append(result)
-        if pending.stage is None:
-            return
-        summary = self._summary.get(pending.stage)
-        if summary is None:
-            summary = self._summary[pending.stage] = StageSummary(pending.stage)
-        attribute = {
-            TestOutcome.PASSED: "passed",
-            TestOutcome.FAILED: "failed",
-            TestOutcome.ERROR: "errors",
-            TestOutcome.SKIPPED: "skipped",
-            TestOutcome.XFAILED: "xfailed",
-            TestOutcome.XPASSED: "xpassed",
-        }[pending.outcome]
-        setattr(summary, attribute, getattr(summary, attribute) + 1)
-        if pending.gated and pending.outcome is TestOutcome.SKIPPED:
-            summary.gated += 1
-        if pending.start is not None:
-            summary.start = (
-                pending.start if summary.start is None else min(summary.start, pending.start)
+        properties: dict[str, PropertyValue] = {}
+        for name, value in user_properties or ():
+            if isinstance(value, str | int | float | bool):
+                properties[str(name)] = value
+        start = pending.start
+        stage = pending.stage
+        outcome = pending.outcome
+        self.results.append(
+            TestResult(
+                nodeid=nodeid,
+                outcome=outcome,
+                stage=stage.value if stage is not None else None,
+                duration=pending.duration,
+                message=pending.message,
+                properties=properties,
+                started_at=datetime.fromtimestamp(start, UTC) if start is not None else None,
             )
-        if pending.stop:
-            summary.stop = pending.stop if summary.stop is None else max(summary.stop, pending.stop)
+        )
+        if stage is None:
+            return
+        summary = self._summary.get(stage)
+        if summary is None:
+            summary = self._summary[stage] = StageSummary(stage)
+        counter = _COUNTER[outcome]
+        setattr(summary, counter, getattr(summary, counter) + 1)
+        if pending.gated and outcome is TestOutcome.SKIPPED:
+            summary.gated += 1
+        if start is not None and (summary.start is None or start < summary.start):
+            summary.start = start
+        stop = pending.stop
+        if stop and (summary.stop is None or stop > summary.stop):
+            summary.stop = stop
 
     def flush(self) -> None:
         """Turn tests whose teardown report never came (a crashed worker) into results."""

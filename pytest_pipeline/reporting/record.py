@@ -7,9 +7,10 @@ import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestResult, utcnow
-from pytest_pipeline.reporting.redact import redact_data
+from pytest_pipeline.reporting.redact import default_redactor, redact_data
 from pytest_pipeline.reporting.summary import group_by_stage
 
 RECORD_NAME = "deployment.json"
@@ -59,6 +60,7 @@ def build_record(
 
 
 _RESULTS_SLOT = "\u0000stage_results\u0000"
+_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # one reused encoder per line
 
 
 def _results_json(stage_results: dict[str, list[dict[str, object]]]) -> str:
@@ -69,23 +71,34 @@ def _results_json(stage_results: dict[str, list[dict[str, object]]]) -> str:
     """
     if not stage_results:
         return "{}"
+    encode = _LINE.encode
     blocks = []
     for stage, results in stage_results.items():
-        rows = ",\n".join(
-            "      " + json.dumps(result, sort_keys=True, ensure_ascii=False) for result in results
-        )
+        rows = ",\n".join(["      " + encode(result) for result in results])
         body = f"[\n{rows}\n    ]" if rows else "[]"
-        blocks.append(f"    {json.dumps(stage, ensure_ascii=False)}: {body}")
+        blocks.append(f"    {encode(stage)}: {body}")
     return "{\n" + ",\n".join(blocks) + "\n  }"
 
 
-def record_json(record: DeploymentMetadata) -> str:
-    """The record as indented JSON (a line per test result), every string redacted."""
-    data = redact_data(record.to_dict())
+def _render(data: dict[str, Any]) -> str:
+    data = dict(data)
     results = data.pop("stage_results")
     data["stage_results"] = _RESULTS_SLOT
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
     return text.replace(json.dumps(_RESULTS_SLOT), _results_json(results), 1) + "\n"
+
+
+def record_json(record: DeploymentMetadata) -> str:
+    """The record as indented JSON (a line per test result), every string redacted.
+
+    The rendered text is checked for secrets once; only when it may hold one are the
+    record's strings redacted one by one and the record rendered again.
+    """
+    data = record.to_dict()
+    text = _render(data)
+    if default_redactor().clean_json_text(text):
+        return text
+    return _render(redact_data(data))
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

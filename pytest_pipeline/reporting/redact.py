@@ -38,9 +38,12 @@ _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 _SECRET_KEY = re.compile(rf"(?<![{_KEY_CHARS}=])[{_KEY_CHARS}]{{40}}(?![{_KEY_CHARS}=])")
 _SESSION_PREFIXES = ("FwoGZXIvYXdz", "IQoJb3JpZ2lu", "FQoGZXIvYXdz")
 _SESSION_TOKEN = re.compile(f"(?:{'|'.join(_SESSION_PREFIXES)})[A-Za-z0-9/+=]{{16,}}")
+# The lookahead names every first character a label can start with (IGNORECASE also
+# matches "S" and the long s to "s"): the search then skips ahead by character class.
 _LABELLED = re.compile(
-    r"(?P<label>(?:aws_secret_access_key|aws_session_token|aws_security_token|x-amz-security-token"
-    r"|secretaccesskey|sessiontoken)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',;&}]+)",
+    r"(?=[aAsSxX\u017f])(?P<label>(?:aws_secret_access_key|aws_session_token|aws_security_token"
+    r"|x-amz-security-token|secretaccesskey|sessiontoken)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<value>[^\s\"',;&}]+)",
     re.IGNORECASE,
 )
 _LABEL_WORDS = ("secret", "token")  # every label holds one of them
@@ -160,9 +163,12 @@ class Redactor:
     def redact_data(self, data: Any) -> Any:
         """JSON-like ``data`` with every string (keys included) redacted: a copy, or ``data``
         itself when nothing in it needs masking."""
+        try:
+            if self.clean_json_text(json.dumps(data, ensure_ascii=False)):
+                return data
+        except (TypeError, ValueError):
+            pass  # not JSON: string by string
         literal = self._literal_pattern()  # once for the whole structure
-        if self._clean_as_json(data, literal):
-            return data
         done: dict[str, str] = {}  # keys and outcomes repeat in every result
 
         def walk(value: Any) -> Any:
@@ -179,22 +185,18 @@ class Redactor:
 
         return walk(data)
 
-    @staticmethod
-    def _clean_as_json(data: Any, literal: re.Pattern[str] | None) -> bool:
-        """True when no string of ``data`` can hold a secret, decided with one search of its
-        JSON text (a run's record holds thousands of strings).
+    def clean_json_text(self, text: str) -> bool:
+        """True when no string of the JSON document ``text`` can hold a secret (one search
+        of the whole text: a run's record holds thousands of strings).
 
         Without a backslash in the text no string held a quote, a backslash or a control
         character (JSON escapes exactly those), so every string stands in the text as it is,
         between quotes that no pattern counts as part of a secret: a secret in a string is a
-        match in the text. A match across strings only sends the data the long way.
+        match in the text. A match across strings only means the long way.
         """
-        try:
-            text = json.dumps(data, ensure_ascii=False)
-        except (TypeError, ValueError):
-            return False
         if "\\" in text:
             return False
+        literal = self._literal_pattern()
         return (literal is None or literal.search(text) is None) and not may_hold_builtin(text)
 
 
