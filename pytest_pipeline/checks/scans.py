@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_pipeline.checks import SCANNERS as SCANNERS  # the names, also here for scripts
 from pytest_pipeline.checks.findings import Finding, Severity
 from pytest_pipeline.checks.waivers import Decision, WaiverSet
 from pytest_pipeline.reporting.sarif import ScannerRun
@@ -32,16 +33,6 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
     from pytest_pipeline.checks import dependencies, vulns
-
-#: Scanner name -> what it checks (the order the suite runs them in).
-SCANNERS: dict[str, str] = {
-    "dependencies": "requirements parse, are pinned and fit the ML-stack compatibility rules",
-    "resolution": "every pin exists on PyPI, fits the runtime Python and the set resolves",
-    "vulnerabilities": "pinned packages have no known vulnerability",
-    "secrets": "no secret in a tracked file",  # pragma: allowlist secret
-    "code": "bandit finds nothing at or above the severity floor in the app",
-    "templates": "CloudFormation templates pass cfn-lint and the security rules",
-}
 
 TOOL_URIS = {
     "dependencies": "https://packaging.pypa.io/",

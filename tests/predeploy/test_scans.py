@@ -11,7 +11,7 @@ import pytest
 from pytest_pipeline.checks.findings import Finding, Severity
 from pytest_pipeline.checks.scans import SCANNERS, ScanContext, run_scan
 from pytest_pipeline.checks.waivers import WaiverSet, parse_waivers
-from pytest_pipeline.fixtures.security import SecurityCase, SecurityScans, cases_for, check_case
+from pytest_pipeline.scanning import SecurityCase, SecurityScans, cases_for, check_case
 
 from .conftest import REPO
 
@@ -121,7 +121,7 @@ def test_deferred_case_scans_when_it_runs(tmp_path: Path) -> None:
 
 def test_waiver_checks_expired_fails_unused_warns(tmp_path: Path) -> None:
     from pytest_pipeline.checks.scans import ScanOutcome
-    from pytest_pipeline.fixtures.security import UnusedWaiverWarning, WaiverCheck
+    from pytest_pipeline.scanning import UnusedWaiverWarning, WaiverCheck
 
     entry = {"rule": "B602", "scope": "app/*", "owner": "o", "reason": "r"}
     waivers = parse_waivers(

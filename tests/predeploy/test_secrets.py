@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pytest_pipeline.checks import secrets
 from pytest_pipeline.checks.scans import ScanOutcome, sarif_runs
 from pytest_pipeline.checks.waivers import WaiverSet
-from pytest_pipeline.fixtures.security import SecurityCase
+from pytest_pipeline.scanning import SecurityCase
 from pytest_pipeline.reporting.sarif import build_sarif
 
 from .conftest import aws_key, git_init
