@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from pytest_pipeline import collection, options
-from pytest_pipeline.session import RUN_KEY, PipelineRun, get_run
+from pytest_pipeline.session import RUN_KEY, PipelineRun
 
 FIXTURE_MODULES = (
     "pytest_pipeline.fixtures.core",
@@ -82,17 +82,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         run.selection(session.items)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The gate: skip a test of a stage after a failed stage."""
-    try:
-        halt = get_run(item.config).begin_test(item)
-    except TimeoutError as error:
-        pytest.fail(str(error), pytrace=False)
-    if halt is not None:
-        item.add_marker(pytest.mark.skip(reason=halt.reason()))
 
 
 def pytest_terminal_summary(

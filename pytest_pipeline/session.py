@@ -118,19 +118,20 @@ class StageSummary:
         return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
 
 
-class _Pending:
-    """A test's reports seen so far (setup, call, teardown)."""
+class _Open:
+    """A test of this run: its stage, whether the gate skipped it, its reports so far."""
 
-    __slots__ = ("duration", "gated", "message", "outcome", "stage", "start", "stop")
+    __slots__ = ("gated", "nodeid", "reports", "stage")
 
-    def __init__(self, stage: Stage | None, start: float | None, gated: bool) -> None:
+    def __init__(self, nodeid: str, stage: Stage | None, gated: bool) -> None:
+        self.nodeid = nodeid
         self.stage = stage
-        self.outcome = TestOutcome.PASSED
-        self.message = ""
-        self.duration = 0.0
-        self.start = start
-        self.stop = 0.0
         self.gated = gated
+        self.reports: list[pytest.TestReport] = []
+
+
+SETTLE_EVERY = 500
+"""Finished tests become results in batches (when read, or every this many tests)."""
 
 
 _STAGES = {stage.value: stage for stage in Stage}
@@ -193,12 +194,13 @@ class PipelineRun:
         self.run_id = run_id
         self.run_dir = run_dir
         self.role = role
-        self.results: list[TestResult] = []
+        self._results: list[TestResult] = []
         self.gate = Gate(enabled=not options.no_gate)
         self.selected: dict[Stage, int] = {}
         self.teardown_failures: list[runonce.TeardownFailure] = []
         self.exitstatus: int | None = None
-        self._pending: dict[str, _Pending] = {}
+        self._open: dict[str, _Open] = {}
+        self._done: list[_Open] = []
         self.markers: dict[str, tuple[str, ...]] = {}
         """Marker names of every failed test (from its failed report), by node id."""
         self._summary: dict[Stage, StageSummary] = {}
@@ -305,13 +307,25 @@ class PipelineRun:
     # -- test results ---------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Hook: the gate skips a test of a stage after a failed stage."""
+        try:
+            halt = self.begin_test(item)
+        except TimeoutError as error:
+            pytest.fail(str(error), pytrace=False)
+        if halt is not None:
+            item.add_marker(pytest.mark.skip(reason=halt.reason()))
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Hook (the run is a registered plugin), the one per-report step of the plugin.
+        """Hook, the one per-report step of the plugin.
 
         First, so that the terminal, JUnit, pytest-html and xdist's hand-over to the
         controller all see the labelled, redacted report: label it with the test's stage
         (and, when it failed, the test's markers: the rollback policy matches them), pass it
-        to the report handlers, then account for it.
+        to the report handlers, let a failure reach the gate, and keep the report. Results
+        are worked out from the kept reports in batches (:attr:`results`): per report this
+        stays a few dictionary operations.
         """
         nodeid = report.nodeid
         entry = self._items.get(nodeid)
@@ -323,22 +337,38 @@ class PipelineRun:
                 report.pipeline_stage = stage.value  # type: ignore[attr-defined]
                 if gated:
                     report.pipeline_gated = True  # type: ignore[attr-defined]
-            if report.outcome == "failed":
-                names = sorted({mark.name for mark in item.iter_markers()})
-                report.pipeline_markers = names  # type: ignore[attr-defined]
         else:  # an xdist controller: the worker labelled it
             item = None
             labels = report.__dict__
             stage = _STAGES.get(labels.get("pipeline_stage", ""))
             gated = bool(labels.get("pipeline_gated", False))
+        if report.outcome == "failed" and item is not None:
+            names = sorted({mark.name for mark in item.iter_markers()})
+            report.pipeline_markers = names  # type: ignore[attr-defined]
         for handler in self.report_handlers:
             handler(report, item)
-        self._account(report, stage, gated)
+        self._keep(report, stage, gated)
+
+    def _keep(self, report: pytest.TestReport, stage: Stage | None, gated: bool) -> None:
+        nodeid = report.nodeid
+        if report.outcome == "failed":
+            self.markers[nodeid] = tuple(report.__dict__.get("pipeline_markers", ()))
+            if stage is not None:
+                self.gate.record_failure(stage, nodeid, error_line(report))
+        test = self._open.get(nodeid)
+        if test is None:
+            test = self._open[nodeid] = _Open(nodeid, stage, gated)
+        test.reports.append(report)
+        if report.when == "teardown":
+            self._done.append(self._open.pop(nodeid))
+            if len(self._done) >= SETTLE_EVERY:
+                self._settle()
 
     def begin_test(self, item: pytest.Item) -> Halt | None:
         """Before a test runs: the gate's halt for it (None: it runs). Under xdist this
         waits for the earlier stages; a :class:`TimeoutError` says it waited too long."""
-        stage = item.stash.get(STAGE_KEY, None)
+        entry = self._items.get(item.nodeid)
+        stage = entry[1] if entry is not None else item.stash.get(STAGE_KEY, None)
         if stage is None:
             return None
         if stage is not self._stage:
@@ -381,78 +411,73 @@ class PipelineRun:
         """Account for one report (every phase of every test), stage and gate as labelled."""
         labels = report.__dict__
         stage = _STAGES.get(labels.get("pipeline_stage", ""))
-        self._account(report, stage, bool(labels.get("pipeline_gated", False)))
+        self._keep(report, stage, bool(labels.get("pipeline_gated", False)))
 
-    def _account(self, report: pytest.TestReport, stage: Stage | None, gated: bool) -> None:
-        # Three calls per test: keep the common (passing) path short.
-        nodeid = report.nodeid
-        pending = self._pending.get(nodeid)
-        if pending is None:
-            start = report.__dict__.get("start")
-            pending = self._pending[nodeid] = _Pending(stage, start, gated)
-        pending.duration += report.duration
-        outcome = report.outcome
-        when = report.when
-        if outcome == "failed":
-            self.markers[nodeid] = tuple(report.__dict__.get("pipeline_markers", ()))
-        if outcome != "passed" or when == "call":
-            self._outcome(pending, report)
-        if when == "teardown":
-            pending.stop = report.__dict__.get("stop") or 0.0
-            self._finish_test(nodeid, report.user_properties)
+    @property
+    def results(self) -> list[TestResult]:
+        """The result of every finished test so far, in the order they finished."""
+        if self._done:
+            self._settle()
+        return self._results
 
-    def _outcome(self, pending: _Pending, report: pytest.TestReport) -> None:
-        outcome = _outcome_of(report)
-        if not (pending.outcome.is_failure and not outcome.is_failure):
-            pending.outcome = outcome
-        if report.failed or report.skipped:
-            line = error_line(report)
-            if report.failed and pending.stage is not None:
-                self.gate.record_failure(pending.stage, report.nodeid, line)
-            if not pending.message:
-                pending.message = line
+    def _settle(self) -> None:
+        """Turn the finished tests' reports into results and stage counts."""
+        for test in self._done:
+            self._results.append(self._result_of(test))
+        self._done.clear()
 
-    def _finish_test(
-        self, nodeid: str, user_properties: list[tuple[str, object]] | None = None
-    ) -> None:
-        pending = self._pending.pop(nodeid)
+    def _result_of(self, test: _Open) -> TestResult:
+        outcome = TestOutcome.PASSED
+        message = ""
+        duration = 0.0
+        for report in test.reports:
+            duration += report.duration
+            if report.outcome != "passed" or report.when == "call":
+                this = _outcome_of(report)
+                if not (outcome.is_failure and not this.is_failure):
+                    outcome = this
+                if report.outcome != "passed" and not message:
+                    message = error_line(report)
+        first, last = test.reports[0], test.reports[-1]
+        start: float | None = first.__dict__.get("start")
+        stop: float = (last.__dict__.get("stop") or 0.0) if last.when == "teardown" else 0.0
         properties: dict[str, PropertyValue] = {}
-        for name, value in user_properties or ():
+        for name, value in last.user_properties:
             if isinstance(value, str | int | float | bool):
                 properties[str(name)] = value
-        start = pending.start
-        stage = pending.stage
-        outcome = pending.outcome
-        self.results.append(
-            TestResult(
-                nodeid=nodeid,
-                outcome=outcome,
-                stage=stage.value if stage is not None else None,
-                duration=pending.duration,
-                message=pending.message,
-                properties=properties,
-                started_at=datetime.fromtimestamp(start, UTC) if start is not None else None,
-            )
+        stage = test.stage
+        if stage is not None:
+            self._count(stage, outcome, test.gated, start, stop)
+        return TestResult(
+            nodeid=test.nodeid,
+            outcome=outcome,
+            stage=stage.value if stage is not None else None,
+            duration=duration,
+            message=message,
+            properties=properties,
+            started_at=datetime.fromtimestamp(start, UTC) if start is not None else None,
         )
-        if stage is None:
-            return
+
+    def _count(
+        self, stage: Stage, outcome: TestOutcome, gated: bool, start: float | None, stop: float
+    ) -> None:
         summary = self._summary.get(stage)
         if summary is None:
             summary = self._summary[stage] = StageSummary(stage)
         counter = _COUNTER[outcome]
         setattr(summary, counter, getattr(summary, counter) + 1)
-        if pending.gated and outcome is TestOutcome.SKIPPED:
+        if gated and outcome is TestOutcome.SKIPPED:
             summary.gated += 1
         if start is not None and (summary.start is None or start < summary.start):
             summary.start = start
-        stop = pending.stop
         if stop and (summary.stop is None or stop > summary.stop):
             summary.stop = stop
 
     def flush(self) -> None:
         """Turn tests whose teardown report never came (a crashed worker) into results."""
-        for nodeid in list(self._pending):
-            self._finish_test(nodeid)
+        self._done.extend(self._open.values())
+        self._open.clear()
+        self._settle()
 
     # -- stages ---------------------------------------------------------------------------------
 
@@ -464,6 +489,8 @@ class PipelineRun:
 
     def stage_summary(self) -> list[StageSummary]:
         """One summary per stage that had tests, in pipeline order."""
+        if self._done:
+            self._settle()
         summaries = []
         for stage in Stage:
             summary = self._summary.get(stage)
