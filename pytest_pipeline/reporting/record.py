@@ -60,23 +60,34 @@ def build_record(
 
 
 _RESULTS_SLOT = "\u0000stage_results\u0000"
-_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # one reused encoder per line
+_BETWEEN = '}, {"'
+"""What stands between two results in a compact JSON list of them. No string holds it (a
+string's quotes are escaped); should a result ever nest a list of mappings, the count tells
+and the results are encoded one by one."""
 
 
 def _results_json(stage_results: dict[str, list[dict[str, object]]]) -> str:
     """``stage_results`` with one compact line per test.
 
-    json's indenting encoder is pure Python; a line per test keeps the file readable and
-    leaves the bulk to the C encoder, which matters for runs of thousands of tests.
+    json's indenting encoder is pure Python: each stage's results are encoded in one call of
+    the C encoder and broken into lines where one result ends and the next begins.
     """
     if not stage_results:
         return "{}"
-    encode = _LINE.encode
     blocks = []
     for stage, results in stage_results.items():
-        rows = ",\n".join(["      " + encode(result) for result in results])
-        body = f"[\n{rows}\n    ]" if rows else "[]"
-        blocks.append(f"    {encode(stage)}: {body}")
+        if results:
+            compact = json.dumps(results, sort_keys=True, ensure_ascii=False)[1:-1]
+            if compact.count(_BETWEEN) == len(results) - 1:
+                rows = "      " + compact.replace(_BETWEEN, '},\n      {"')
+            else:
+                rows = ",\n".join(
+                    "      " + json.dumps(r, sort_keys=True, ensure_ascii=False) for r in results
+                )
+            body = f"[\n{rows}\n    ]"
+        else:
+            body = "[]"
+        blocks.append(f"    {json.dumps(stage, ensure_ascii=False)}: {body}")
     return "{\n" + ",\n".join(blocks) + "\n  }"
 
 

@@ -202,3 +202,39 @@ def test_the_quick_check_never_rules_out_text_a_pattern_masks(text: str) -> None
     # Feature: ci-cd-pipeline, Property 8: the plain-string check before the patterns never
     # lets through text that one of them would mask
     assert may_hold_builtin(text) or mask_builtin(text) == text
+
+
+TRICKY = st.lists(
+    st.sampled_from(['}, {"', "}, {", '"', "\\", "\n", "ü", "[", "]", "x", " ", ":", ","]),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(TRICKY, st.sampled_from(OUTCOMES), st.sampled_from(STAGE_ORDER)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_record_file_has_a_line_per_result_and_reads_back(
+    rows: list[tuple[str, TestOutcome, str]],
+) -> None:
+    # Feature: ci-cd-pipeline, Property 5: the deployment record round-trips through its
+    # JSON file, which holds one line per test result whatever the strings hold
+    results = [
+        TestResult(
+            nodeid=f"t{index}::{text}",
+            outcome=outcome,
+            stage=stage,
+            message=text,
+            properties={text: text, "n": index},
+        )
+        for index, (text, outcome, stage) in enumerate(rows)
+    ]
+    record = build_record(results, deployment=None, environment="dev", url="https://x/")
+    written = record_json(record)
+    assert DeploymentMetadata.from_json(written) == record
+    result_lines = [line for line in written.splitlines() if line.startswith("      {")]
+    assert len(result_lines) == len(results)
