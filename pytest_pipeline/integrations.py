@@ -14,13 +14,12 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
 from pytest_pipeline.reporting import github, logs, record
-from pytest_pipeline.reporting.recorder import Recorder
 from pytest_pipeline.reporting.redact import default_redactor, redact, register_secrets
 from pytest_pipeline.reporting.summary import (
     RunSummary,
@@ -33,7 +32,11 @@ from pytest_pipeline.session import PipelineRun
 from pytest_pipeline.stages import Stage
 from pytest_pipeline.vcs import git_commit
 
-RECORDER_KEY = pytest.StashKey[Recorder]()
+if TYPE_CHECKING:
+    from pytest_pipeline.reporting.recorder import Recorder
+
+# The recorder and its renderers load when a test asks for pipeline_record.
+RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
 RECORD_FIXTURE = "pipeline_record"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.fixtures.service import LocalApp
+from pytest_pipeline.service import LocalApp
 
 ROOT = Path(__file__).resolve().parents[2]
 
