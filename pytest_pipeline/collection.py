@@ -34,8 +34,9 @@ def assign_stages(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep: list[pytest.Item] = []
     for item in items:
         names = [mark.name for mark in item.own_markers if mark.name in STAGE_NAMES]
+        names += _stage_marker_names(item.parent, inherited)
         try:
-            stage = stage_of_markers(names + _stage_marker_names(item.parent, inherited))
+            stage = stage_of_markers(names) if names else None
         except StageConflictError as error:
             report = pytest.CollectReport(
                 item.nodeid, "failed", f"{item.nodeid}: {error}", result=[]
