@@ -1,21 +1,15 @@
-"""The Elastic Beanstalk target against scripted responses (botocore Stubber).
-
-Response shapes follow the API reference and botocore's documented examples
-(DescribeEnvironments / DescribeEvents / UpdateEnvironment / CreateApplicationVersion).
-"""
+"""The Elastic Beanstalk target against scripted responses (botocore Stubber, ``ebstub``)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
+from ebstub import EbScript, EbShapes
 
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
@@ -37,119 +31,20 @@ BUNDLE = Bundle(
 )
 
 
-def env(
-    status: str, health: str, label: str, name: str = ENV, cname: str = CNAME
-) -> dict[str, Any]:
-    return {
-        "ApplicationName": APP,
-        "EnvironmentName": name,
-        "EnvironmentId": f"e-{name[-6:]}",
-        "CNAME": cname,
-        "DateCreated": T0,
-        "DateUpdated": T0,
-        "Status": status,
-        "Health": health,
-        "VersionLabel": label,
-        "SolutionStackName": "64bit Amazon Linux 2023 v4.3.0 running Python 3.11",
-        "Tier": {"Name": "WebServer", "Type": "Standard", "Version": "1.0"},
-        "AbortableOperationInProgress": status == "Updating",
-    }
+SHAPES = EbShapes(APP, ENV, CNAME, T0)
+env, events = SHAPES.env, SHAPES.events
 
 
-def events(*items: tuple[str, str], name: str = ENV) -> dict[str, Any]:
-    """describe_events answer, newest first as the API returns them."""
-    ticks = count()
-    built = [
-        {
-            "ApplicationName": APP,
-            "EnvironmentName": name,
-            "EventDate": T0 + timedelta(seconds=next(ticks)),
-            "Message": message,
-            "Severity": severity,
-        }
-        for severity, message in items
-    ]
-    return {"Events": list(reversed(built))}
-
-
-class Script:
-    """A stubbed Elastic Beanstalk client and the target under test."""
+class Script(EbScript):
+    """The target under test with one of its strategies behind the scripted API."""
 
     def __init__(
         self, strategy: str = "update", rollback: bool = False, timeout: float = 250
     ) -> None:
-        self.eb = boto3.client(
-            "elasticbeanstalk",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.stub = Stubber(self.eb)
-        ticks = count()
-        self.target = ElasticBeanstalkTarget(
-            self,
-            APP,
-            ENV,
-            strategy=strategy,
-            timeout=timeout,
-            rollback_enabled=rollback,
-            sleep=lambda seconds: None,
-            clock=lambda: 100.0 * next(ticks),  # every poll costs 100 s of the deadline
-        )
+        super().__init__(SHAPES, strategy=strategy, timeout=timeout, rollback_enabled=rollback)
 
-    def client(self, service: str) -> Any:
-        """The AwsContext-like factory the target asks for its client."""
-        assert service == "elasticbeanstalk"
-        return self.eb
-
-    def live(self, *environments: dict[str, Any]) -> None:
-        self.stub.add_response(
-            "describe_environments",
-            {"Environments": list(environments)},
-            {"ApplicationName": APP, "IncludeDeleted": False},
-        )
-
-    def poll(self, environment: dict[str, Any], answer: dict[str, Any]) -> None:
-        self.stub.add_response(
-            "describe_environments",
-            {"Environments": [environment]},
-            {
-                "ApplicationName": APP,
-                "EnvironmentNames": [environment["EnvironmentName"]],
-                "IncludeDeleted": False,
-            },
-        )
-        self.stub.add_response(
-            "describe_events",
-            answer,
-            {
-                "ApplicationName": APP,
-                "EnvironmentName": environment["EnvironmentName"],
-                "StartTime": ANY,
-            },
-        )
-
-    def create_version(self, label: str = "dev-v2") -> None:
-        version = {
-            "ApplicationName": APP,
-            "VersionLabel": label,
-            "SourceBundle": {"S3Bucket": "deployments", "S3Key": f"bundles/{label}.zip"},
-            "DateCreated": T0,
-            "Status": "Processing",
-        }
-        self.stub.add_response("create_application_version", {"ApplicationVersion": version}, None)
-        self.stub.add_response(
-            "describe_application_versions",
-            {"ApplicationVersions": [{**version, "Status": "Processed"}]},
-            {"ApplicationName": APP, "VersionLabels": [label]},
-        )
-
-    def update(self, label: str, name: str = ENV) -> None:
-        self.stub.add_response(
-            "update_environment",
-            env("Updating", "Grey", label, name),
-            {"ApplicationName": APP, "EnvironmentName": name, "VersionLabel": label},
-        )
+    def create_version(self, label: str = "dev-v2", bucket: str = "deployments") -> None:
+        super().create_version(label, bucket)
 
 
 @pytest.fixture
@@ -164,10 +59,7 @@ def script(request: pytest.FixtureRequest) -> Iterator[Script]:
 def test_update_succeeds_only_on_new_label_ready_green(script: Script) -> None:
     script.live(env("Ready", "Green", "dev-v1"))
     script.create_version()
-    script.update("dev-v2")
-    script.poll(
-        env("Updating", "Grey", "dev-v2"), events(("INFO", "Environment update is starting."))
-    )
+    script.starts_update("dev-v2")
     script.poll(
         env("Ready", "Green", "dev-v2"),
         events(
@@ -224,10 +116,7 @@ def test_error_events_fail_and_roll_back(script: Script) -> None:
 def test_green_on_old_label_is_the_auto_rollback_trap(script: Script) -> None:
     script.live(env("Ready", "Green", "dev-v1"))
     script.create_version()
-    script.update("dev-v2")
-    script.poll(
-        env("Updating", "Grey", "dev-v2"), events(("INFO", "Environment update is starting."))
-    )
+    script.starts_update("dev-v2")
     script.poll(
         env("Ready", "Green", "dev-v1"),
         events(

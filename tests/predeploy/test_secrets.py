@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pytest_pipeline.checks import secrets
 from pytest_pipeline.checks.scans import ScanOutcome, sarif_runs
 from pytest_pipeline.checks.waivers import WaiverSet
-from pytest_pipeline.scanning import SecurityCase
 from pytest_pipeline.reporting.sarif import build_sarif
+from pytest_pipeline.scanning import SecurityCase
 
 from .conftest import aws_key, git_init
 

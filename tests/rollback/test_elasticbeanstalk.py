@@ -9,11 +9,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from ebstub import EbScript, EbShapes
 
-from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
 from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestOutcome, TestResult
 from pytest_pipeline.rollback import (
     Action,
@@ -34,104 +32,15 @@ FAILED_EMAILS = TestResult(
 )
 
 
-def env(status: str, health: str, label: str) -> dict[str, Any]:
-    return {
-        "ApplicationName": APP,
-        "EnvironmentName": ENV,
-        "EnvironmentId": "e-abc123",
-        "CNAME": CNAME,
-        "DateCreated": T0,
-        "DateUpdated": T0,
-        "Status": status,
-        "Health": health,
-        "VersionLabel": label,
-        "SolutionStackName": "64bit Amazon Linux 2023 v4.3.0 running Python 3.11",
-        "AbortableOperationInProgress": status == "Updating",
-    }
+SHAPES = EbShapes(APP, ENV, CNAME, T0, events_after=timedelta(minutes=5))
+env, events = SHAPES.env, SHAPES.events
 
 
-def events(*items: tuple[str, str]) -> dict[str, Any]:
-    """describe_events answer, newest first as the API returns them."""
-    built = [
-        {
-            "ApplicationName": APP,
-            "EnvironmentName": ENV,
-            "EventDate": T0 + timedelta(minutes=5, seconds=i),
-            "Message": message,
-            "Severity": severity,
-        }
-        for i, (severity, message) in enumerate(items)
-    ]
-    return {"Events": list(reversed(built))}
-
-
-class Script:
+class Script(EbScript):
     """A stubbed Elastic Beanstalk client behind the real target."""
 
     def __init__(self) -> None:
-        self.eb = boto3.client(
-            "elasticbeanstalk",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.stub = Stubber(self.eb)
-        ticks = count()
-        self.target = ElasticBeanstalkTarget(
-            self,
-            APP,
-            ENV,
-            timeout=250,
-            sleep=lambda seconds: None,
-            clock=lambda: 100.0 * next(ticks),
-        )
-
-    def client(self, service: str) -> Any:
-        assert service == "elasticbeanstalk"
-        return self.eb
-
-    def live(self, environment: dict[str, Any], times: int = 1) -> None:
-        for _ in range(times):
-            self.stub.add_response(
-                "describe_environments",
-                {"Environments": [environment]},
-                {"ApplicationName": APP, "IncludeDeleted": False},
-            )
-
-    def versions(self, *labels: str) -> None:
-        self.stub.add_response(
-            "describe_application_versions",
-            {
-                "ApplicationVersions": [
-                    {
-                        "ApplicationName": APP,
-                        "VersionLabel": label,
-                        "DateCreated": T0 + timedelta(hours=i),
-                    }
-                    for i, label in reversed(list(enumerate(labels)))
-                ]
-            },
-            {"ApplicationName": APP},
-        )
-
-    def update(self, label: str) -> None:
-        self.stub.add_response(
-            "update_environment",
-            env("Updating", "Grey", label),
-            {"ApplicationName": APP, "EnvironmentName": ENV, "VersionLabel": label},
-        )
-
-    def poll(self, environment: dict[str, Any], answer: dict[str, Any]) -> None:
-        self.stub.add_response(
-            "describe_environments",
-            {"Environments": [environment]},
-            {"ApplicationName": APP, "EnvironmentNames": [ENV], "IncludeDeleted": False},
-        )
-        self.stub.add_response(
-            "describe_events",
-            answer,
-            {"ApplicationName": APP, "EnvironmentName": ENV, "StartTime": ANY},
-        )
+        super().__init__(SHAPES)
 
 
 @pytest.fixture
@@ -164,10 +73,7 @@ def test_this_runs_bad_version_is_rolled_back_and_verified_green(script: Script)
         "prod", "prod-v2", "elasticbeanstalk", DeploymentStatus.DEPLOYED, previous_version="prod-v1"
     )
     script.live(env("Ready", "Green", "prod-v2"), times=2)  # executor, then rollback()
-    script.update("prod-v1")
-    script.poll(
-        env("Updating", "Grey", "prod-v1"), events(("INFO", "Environment update is starting."))
-    )
+    script.starts_update("prod-v1")
     script.poll(
         env("Ready", "Green", "prod-v1"),
         events(
