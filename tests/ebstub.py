@@ -84,7 +84,7 @@ class EbScript:
             "elasticbeanstalk",
             region_name="us-east-1",
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # pragma: allowlist secret
         )
         self.stub = Stubber(self.eb)
         ticks = count()

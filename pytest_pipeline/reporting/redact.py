@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import string
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -34,7 +35,7 @@ _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY", re.IGNORECASE)
 _ACCESS_KEY_ID = re.compile(
     r"A(?<![A-Z0-9]A)(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA)[A-Z0-9]{16}(?![A-Z0-9])"
 )
-_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+_KEY_CHARS = string.ascii_letters + string.digits + "/+"
 _SECRET_KEY = re.compile(rf"(?<![{_KEY_CHARS}=])[{_KEY_CHARS}]{{40}}(?![{_KEY_CHARS}=])")
 _SESSION_PREFIXES = ("FwoGZXIvYXdz", "IQoJb3JpZ2lu", "FQoGZXIvYXdz")
 _SESSION_TOKEN = re.compile(f"(?:{'|'.join(_SESSION_PREFIXES)})[A-Za-z0-9/+=]{{16,}}")

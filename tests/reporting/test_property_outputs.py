@@ -174,7 +174,7 @@ BUILTIN_FRAGMENTS = st.sampled_from(
         "AKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret
         "XAKIAIOSFODNN7EXAMPLE",  # pragma: allowlist secret
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # pragma: allowlist secret
-        "da39a3ee5e6b4b0d3255bfef95601890afd80709",  # a SHA-1: not a key
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",  # SHA-1  # pragma: allowlist secret
         "FwoGZXIvYXdzEXAMPLEtokenVALUE12",
         "IQoJb3JpZ2lu",
         "AWS_SECRET_ACCESS_KEY",
