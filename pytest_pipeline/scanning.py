@@ -23,7 +23,6 @@ from pytest_pipeline.checks.waivers import Decision, Waiver, WaiverSet, load_wai
 from pytest_pipeline.reporting.sarif import build_sarif, write_sarif
 from pytest_pipeline.session import get_run
 
-MARKER = "security_scan"
 SARIF_NAME = "security.sarif"
 
 
@@ -62,6 +61,11 @@ class SecurityScans:
         decide(self.waivers, self.outcomes.values(), self.today)
         return self.waivers.unused()
 
+    @property
+    def sarif_path(self) -> Path:
+        """Where the merged SARIF goes."""
+        return self.reports_dir / SARIF_NAME
+
     def write_sarif(self) -> Path | None:
         """Write the merged SARIF of the scanners that ran; ``None`` when none ran."""
         if not self.outcomes:
@@ -73,7 +77,7 @@ class SecurityScans:
             if d.waiver is not None
         }
         document = build_sarif(sarif_runs(outcomes, decisions), self.context.root.as_uri())
-        return write_sarif(self.reports_dir / SARIF_NAME, document)
+        return write_sarif(self.sarif_path, document)
 
 
 SCANS_KEY = pytest.StashKey[SecurityScans]()
