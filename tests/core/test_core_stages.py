@@ -280,3 +280,38 @@ def test_gate_and_order_hold_under_xdist(project: pytest.Pytester) -> None:
     assert log[0].split()[1].startswith("gw")
     controller = json.loads((project.path / "controller.json").read_text())
     assert controller == {"recorded": {"by": log[0].split()[1]}, "results": 9, "role": "controller"}
+
+
+LOADED_ONLY_WHEN_USED = (
+    "pytest_pipeline.scanning",  # security scans: a test asks for one, or a waiver file
+    "pytest_pipeline.checks.scans",
+    "pytest_pipeline.service",  # the service under test: a postdeploy fixture
+    "pytest_pipeline.rollback",  # the rollback policy: a test failed
+    "pytest_pipeline.reporting.recorder",  # pipeline_record
+    "pytest_pipeline.checks.thresholds",  # a threshold setting was given
+    "boto3",
+    "requests",
+    "numpy",
+    "cfnlint",
+)
+
+
+def test_a_run_that_uses_no_area_loads_none_of_them(project: pytest.Pytester) -> None:
+    # The plugin's overhead (benchmarks/plugin_overhead.py) stays low because a run loads
+    # only what its tests use: here, plain passing tests in every stage and outside them.
+    _pipeline(project, fail_predeploy=False)
+    project.makepyfile(test_plain="def test_plain():\n    pass\n")
+    project.makeconftest(
+        """
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open("loaded.json", "w") as handle:
+                json.dump(sorted(sys.modules), handle)
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=7)
+    loaded = set(json.loads((project.path / "loaded.json").read_text()))
+    assert "pytest_pipeline.session" in loaded  # the plugin did run
+    assert sorted(loaded & set(LOADED_ONLY_WHEN_USED)) == []
