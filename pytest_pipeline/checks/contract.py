@@ -118,6 +118,18 @@ def _expect_status(resp: Response, expected: int, problems: list[str]) -> bool:
     return True
 
 
+def _json_object(resp: Response, problems: list[str], what: str) -> dict[str, Any] | None:
+    """A 200 answer's JSON object body; None, with the problems noted, when it is not one."""
+    if not _expect_status(resp, 200, problems):
+        return None
+    body = _json(resp, problems)
+    if not isinstance(body, dict):
+        if body is not None:
+            problems.append(f"{resp.request}: {what} must be a JSON object, got {body!r}")
+        return None
+    return body
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -228,12 +240,8 @@ def check_health(resp: Response) -> list[str]:
 def check_specs(resp: Response) -> list[str]:
     """``GET /api/v1/specs``: every spec well formed; at least ``us`` 600x600, ``eu`` 413x531."""
     problems: list[str] = []
-    if not _expect_status(resp, 200, problems):
-        return problems
-    body = _json(resp, problems)
-    if not isinstance(body, dict):
-        if body is not None:
-            problems.append(f"{resp.request}: specs must be a JSON object, got {body!r}")
+    body = _json_object(resp, problems, "specs")
+    if body is None:
         return problems
     for spec_id, (width, height) in REQUIRED_SPECS.items():
         spec = body.get(spec_id)
@@ -283,12 +291,8 @@ def check_photo(resp: Response, spec_id: str, spec: Mapping[str, Any]) -> list[s
     :func:`pytest_pipeline.checks.images.verify_photo` on :func:`photo_image`'s bytes.
     """
     problems: list[str] = []
-    if not _expect_status(resp, 200, problems):
-        return problems
-    body = _json(resp, problems)
-    if not isinstance(body, dict):
-        if body is not None:
-            problems.append(f"{resp.request}: photo result must be a JSON object, got {body!r}")
+    body = _json_object(resp, problems, "photo result")
+    if body is None:
         return problems
     width, height = spec["width_px"], spec["height_px"]
     if body.get("spec") != spec_id:
@@ -357,12 +361,8 @@ def _jpeg_size_problems(request: str, data: bytes, width: int, height: int) -> l
 def check_email(resp: Response, expect_valid: bool, expect_email: str | None = None) -> list[str]:
     """``POST /api/v1/emails/validate``: 200, normalised email, verdict, reason iff invalid."""
     problems: list[str] = []
-    if not _expect_status(resp, 200, problems):
-        return problems
-    body = _json(resp, problems)
-    if not isinstance(body, dict):
-        if body is not None:
-            problems.append(f"{resp.request}: expected a JSON object, got {body!r}")
+    body = _json_object(resp, problems, "the validation result")
+    if body is None:
         return problems
     valid, reason = body.get("valid"), body.get("reason")
     if not isinstance(valid, bool):
