@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, utcnow
+from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
 
 if TYPE_CHECKING:  # only a type here; the bundle builder loads where bundles are built
     from pytest_pipeline.aws.bundles import Bundle
@@ -79,3 +80,54 @@ class DeployTarget(Protocol):
 def event(message: str, severity: str = "INFO", source: str = "pipeline") -> DeploymentEvent:
     """A deployment event stamped now (UTC)."""
     return DeploymentEvent(timestamp=utcnow(), message=message, severity=severity, source=source)
+
+
+def deployed(
+    target: DeployTarget,
+    environment: str,
+    bundle: Bundle,
+    previous: str | None,
+    started: datetime,
+    events: list[DeploymentEvent],
+) -> DeploymentMetadata:
+    """What a target's ``deploy`` returns once ``bundle`` serves (after ``previous``)."""
+    return DeploymentMetadata(
+        environment=environment,
+        version_label=bundle.version_label,
+        deploy_target=target.name,
+        status=DeploymentStatus.DEPLOYED,
+        url=target.url,
+        bundle_sha256=bundle.sha256,
+        bundle_key=bundle.s3_key,
+        previous_version=previous,
+        started_at=started,
+        finished_at=utcnow(),
+        events=events,
+    )
+
+
+def rolled_back(
+    target: DeployTarget,
+    environment: str,
+    version: str,
+    current: str | None,
+    started: datetime,
+    events: list[DeploymentEvent],
+    bundle_sha256: str | None = None,
+) -> DeploymentMetadata:
+    """What a target's ``rollback`` returns once ``version`` serves again instead of
+    ``current``."""
+    return DeploymentMetadata(
+        environment=environment,
+        version_label=version,
+        deploy_target=target.name,
+        status=DeploymentStatus.ROLLED_BACK,
+        url=target.url,
+        bundle_sha256=bundle_sha256,
+        previous_version=current,
+        rollback_version=version,
+        rollback_reason=f"rollback from {current}",
+        started_at=started,
+        finished_at=utcnow(),
+        events=events,
+    )

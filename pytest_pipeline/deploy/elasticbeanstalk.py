@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
-from pytest_pipeline.deploy.base import DeployError, event
+from pytest_pipeline.deploy.base import DeployError, deployed, event, rolled_back
 from pytest_pipeline.deploy.ebpoll import EbPoller, Failed, platform_event
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
 from pytest_pipeline.retry import Backoff
@@ -176,19 +176,7 @@ class ElasticBeanstalkTarget:
             self._fail(failure, name, label, previous, started, events)
         self._previous = previous
         events.append(event(f"{label} is serving on {name}: Ready and Green"))
-        return DeploymentMetadata(
-            environment=self.environment,
-            version_label=label,
-            deploy_target=self.name,
-            status=DeploymentStatus.DEPLOYED,
-            url=self.url,
-            bundle_sha256=bundle.sha256,
-            bundle_key=bundle.s3_key,
-            previous_version=previous,
-            started_at=started,
-            finished_at=utcnow(),
-            events=events,
-        )
+        return deployed(self, self.environment, bundle, previous, started, events)
 
     def rollback(self, to_version: str | None = None) -> DeploymentMetadata:
         """Deploy ``to_version`` (default: the previous label) to the live environment in place."""
@@ -214,19 +202,7 @@ class ElasticBeanstalkTarget:
                 "and check the instance logs (`eb logs`)",
             ) from failure
         self._previous = current
-        return DeploymentMetadata(
-            environment=self.environment,
-            version_label=target,
-            deploy_target=self.name,
-            status=DeploymentStatus.ROLLED_BACK,
-            url=self.url,
-            previous_version=current,
-            rollback_version=target,
-            rollback_reason=f"rollback from {current}",
-            started_at=started,
-            finished_at=utcnow(),
-            events=events,
-        )
+        return rolled_back(self, self.environment, target, current, started, events)
 
     # -- internals -------------------------------------------------------------------------
 

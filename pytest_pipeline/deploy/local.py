@@ -26,11 +26,11 @@ import requests
 from filelock import FileLock, Timeout
 
 from pytest_pipeline.aws.bundles import Bundle, sha256_file
-from pytest_pipeline.deploy.base import DeployError, event
+from pytest_pipeline.deploy.base import DeployError, deployed, event, rolled_back
 from pytest_pipeline.deploy.launcher import AppProcess, AppProcessError, ProcessRef
 from pytest_pipeline.deploy.localstate import LocalState
 from pytest_pipeline.deploy.proxy import ProxyError, ProxyHandle, start_proxy
-from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
+from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, utcnow
 from pytest_pipeline.retry import Backoff, wait_until
 
 # Stack output -> environment variable the application reads.
@@ -162,19 +162,7 @@ class LocalTarget:
                 self._activate(state, bundle.version_label, new_events)
             finally:
                 self._record(state, new_events)
-            return DeploymentMetadata(
-                environment=self.environment,
-                version_label=bundle.version_label,
-                deploy_target=self.name,
-                status=DeploymentStatus.DEPLOYED,
-                url=self.url,
-                bundle_sha256=bundle.sha256,
-                bundle_key=bundle.s3_key,
-                previous_version=previous,
-                started_at=started,
-                finished_at=utcnow(),
-                events=new_events,
-            )
+            return deployed(self, self.environment, bundle, previous, started, new_events)
         finally:
             self._lock.release()
 
@@ -200,20 +188,8 @@ class LocalTarget:
                 self._activate(state, target, new_events)
             finally:
                 self._record(state, new_events)
-            return DeploymentMetadata(
-                environment=self.environment,
-                version_label=target,
-                deploy_target=self.name,
-                status=DeploymentStatus.ROLLED_BACK,
-                url=self.url,
-                bundle_sha256=(state.version(target) or {}).get("sha256"),
-                previous_version=current,
-                rollback_version=target,
-                rollback_reason=f"rollback from {current}",
-                started_at=started,
-                finished_at=utcnow(),
-                events=new_events,
-            )
+            sha256 = (state.version(target) or {}).get("sha256")
+            return rolled_back(self, self.environment, target, current, started, new_events, sha256)
         finally:
             self._lock.release()
 
