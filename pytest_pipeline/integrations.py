@@ -183,7 +183,6 @@ class ReportingPlugin:
         self.written: list[str] = []
         self.record_path: Path | None = None
         self._secrets_mark = 0
-        self._stage: Stage | None = None
         self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
         self.final_summary: RunSummary | None = None
         """The summary written at the end of the run (the terminal summary shows it)."""
@@ -248,11 +247,10 @@ class ReportingPlugin:
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    def stage_started(self, stage: Stage) -> None:
+    def stage_started(self, previous: Stage | None, stage: Stage) -> None:
         """Log when this process starts the tests of a new stage (a run stage handler)."""
-        if self._stage is not None:
-            log.info("stage %s: last test done", self._stage.value, extra={"status": "done"})
-        self._stage = stage
+        if previous is not None:
+            log.info("stage %s: last test done", previous.value, extra={"status": "done"})
         log.info("stage %s started", stage.value, extra={"status": "started"})
 
     def on_report(self, report: pytest.TestReport, item: pytest.Item | None) -> None:

@@ -211,8 +211,9 @@ class PipelineRun:
         self.report_handlers: list[Callable[[pytest.TestReport, pytest.Item | None], None]] = []
         """Called with every test report before anything else sees it, and with its test (None
         in an xdist controller): reporting redacts the report and attaches its extras."""
-        self.stage_handlers: list[Callable[[Stage], None]] = []
-        """Called when this process starts the tests of another stage."""
+        self.stage_handlers: list[Callable[[Stage | None, Stage], None]] = []
+        """Called with the previous stage (None at first) and the new one when this process
+        starts the tests of another stage."""
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
@@ -372,9 +373,9 @@ class PipelineRun:
         if stage is None:
             return None
         if stage is not self._stage:
-            self._stage = stage
+            previous, self._stage = self._stage, stage
             for handler in self.stage_handlers:
-                handler(stage)
+                handler(previous, stage)
         halt = self.stage_gate(stage)
         if halt is not None:
             item.stash[GATED_KEY] = True
@@ -406,12 +407,6 @@ class PipelineRun:
                 shown = "(none)" if value is None else str(value)
             lines.append(f"  {name:<{width}} = {shown}  [{source}]")
         return lines
-
-    def observe(self, report: pytest.TestReport) -> None:
-        """Account for one report (every phase of every test), stage and gate as labelled."""
-        labels = report.__dict__
-        stage = _STAGES.get(labels.get("pipeline_stage", ""))
-        self._keep(report, stage, bool(labels.get("pipeline_gated", False)))
 
     @property
     def results(self) -> list[TestResult]:
