@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def _no_pipeline_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Inner pytest runs must not see PIPELINE_* variables of the outer environment."""
-    for name in list(os.environ):
-        if name.startswith("PIPELINE_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture

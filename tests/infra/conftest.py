@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,15 +12,6 @@ from pytest_pipeline.aws.clients import AwsContext, MotoServer, resolve_context
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _no_pipeline_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Inner pytest runs must not see PIPELINE_* variables of the outer environment."""
-    for name in list(os.environ):
-        if name.startswith("PIPELINE_"):
-            monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture(scope="module")
