@@ -10,11 +10,12 @@ Backends (``aws-backend``):
 
 How the embedded server runs. In a single process it is a ``moto.server.ThreadedMotoServer``
 (no extra process, fast start). Under pytest-xdist it is a *detached subprocess*
-(``python -m moto.server`` on 127.0.0.1, a free port) started once per run through
-``runonce.once_per_run`` and killed by PID at teardown: a server living in one worker's
-thread dies when that worker finishes before the others, taking the other workers' AWS
+(``python -m pytest_pipeline.aws.emulated.server``, 127.0.0.1, a free port) started once
+per run through ``runonce.once_per_run`` and killed by PID at teardown: a server living in
+one worker's thread dies when that worker finishes before the others, taking the other workers' AWS
 with it. Either way the server listens on a TCP port, so subprocesses (the deployed app)
-reach the same fake AWS through ``AWS_ENDPOINT_URL`` (see ``AwsContext.env``).
+reach the same fake AWS through ``AWS_ENDPOINT_URL`` (see ``AwsContext.env``). Either way
+it serves the emulated Elastic Beanstalk too (``aws.emulated``).
 """
 
 from __future__ import annotations
@@ -119,17 +120,24 @@ class MotoServer:
         return self.port is not None
 
     def start(self) -> MotoServer:
-        """Start the server and wait until it answers; returns ``self``."""
+        """Start the server on a free port and wait until it answers; returns ``self``."""
+        return self.start_on(0)
+
+    def start_on(self, port: int) -> MotoServer:
+        """Start the server on ``port`` (0: a free one) and wait until it answers."""
         with self._lock:
             if self.port is not None:
                 return self
-            port = free_port(self.host)
+            port = port or free_port(self.host)
             if self.detached:
                 self._start_process(port)
             else:
                 from moto.server import ThreadedMotoServer
 
+                from pytest_pipeline.aws import emulated
+
                 _quiet_moto()
+                emulated.install(f"http://{self.host}:{port}")
                 server = ThreadedMotoServer(ip_address=self.host, port=port, verbose=False)
                 server.start()
                 self._thread_server = server
@@ -146,7 +154,7 @@ class MotoServer:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(port)],
+                [*SERVER_COMMAND, "--host", self.host, "--port", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -162,6 +170,9 @@ class MotoServer:
         """Stop the server (idempotent)."""
         with self._lock:
             if self._thread_server is not None:
+                from pytest_pipeline.aws import emulated
+
+                emulated.shutdown()
                 self._thread_server.stop()
                 self._thread_server = None
             elif self._process is not None:
@@ -262,6 +273,10 @@ def find_credentials(region: str = DEFAULT_REGION) -> str | None:
     return str(getattr(credentials, "method", "unknown"))
 
 
+_serves_eb: dict[str, bool] = {}
+SERVER_COMMAND = (sys.executable, "-m", "pytest_pipeline.aws.emulated.server")
+
+
 @dataclass(frozen=True)
 class AwsContext:
     """Where AWS is for this run, and the one factory of boto3 clients."""
@@ -316,6 +331,22 @@ class AwsContext:
                     kwargs["aws_secret_access_key"] = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
                 self._clients[key] = _new_session().client(service, **kwargs)
             return self._clients[key]
+
+    def serves_elasticbeanstalk(self) -> bool:
+        """True when Elastic Beanstalk deployments can run here: real AWS, or an endpoint
+        serving the emulated Elastic Beanstalk (it answers DescribeEvents, which stock moto
+        does not implement). Probed once per endpoint."""
+        if not self.emulated:
+            return True
+        url = str(self.endpoint_url)
+        if url not in _serves_eb:
+            try:
+                self.client("elasticbeanstalk", max_attempts=1).describe_events(MaxRecords=1)
+            except Exception:  # stock moto answers 500; anything else: no usable EB here
+                _serves_eb[url] = False
+            else:
+                _serves_eb[url] = True
+        return _serves_eb[url]
 
     def env(self) -> dict[str, str]:
         """Environment variables that make a subprocess reach this same AWS."""

@@ -149,19 +149,25 @@ def expand(command: str, env: dict[str, str]) -> list[str]:
     return [_VAR.sub(substitute, word) for word in shlex.split(command)]
 
 
-def _resolve(argv: list[str], env: dict[str, str]) -> list[str]:
-    """Prefer executables next to the running interpreter (the venv's gunicorn, python)."""
+def _resolve(argv: list[str], bin_dir: Path) -> list[str]:
+    """Prefer executables of ``bin_dir`` (the virtualenv's gunicorn, python)."""
     first = argv[0]
     if first in ("python", "python3"):
-        return [sys.executable, *argv[1:]]
-    beside = Path(sys.executable).parent / first
+        python = bin_dir / "python"
+        return [str(python) if python.exists() else sys.executable, *argv[1:]]
+    beside = bin_dir / first
     if os.sep not in first and beside.exists():
         return [str(beside), *argv[1:]]
     return argv
 
 
 class AppProcess:
-    """One running instance of an app folder's Procfile ``web`` command."""
+    """One running instance of an app folder's Procfile ``web`` command.
+
+    By default it runs with this interpreter's virtualenv and inherits this process's
+    environment; ``bin_dir`` names another virtualenv's ``bin`` folder and ``base_env``
+    replaces the inherited environment (an isolated instance sees only what it is given).
+    """
 
     def __init__(
         self,
@@ -170,8 +176,13 @@ class AppProcess:
         port: int | None = None,
         log_path: Path | str | None = None,
         host: str = "127.0.0.1",
+        *,
+        bin_dir: Path | None = None,
+        base_env: dict[str, str] | None = None,
     ) -> None:
         self.app_dir = Path(app_dir)
+        self.bin_dir = bin_dir or Path(sys.executable).parent
+        self.base_env = base_env
         self.host = host
         self.port = port or free_port(host)
         self.env = dict(env)
@@ -193,12 +204,12 @@ class AppProcess:
 
     def command(self) -> list[str]:
         """The argv that ``start()`` runs."""
-        return _resolve(expand(read_procfile(self.app_dir), self._child_env()), self._child_env())
+        return _resolve(expand(read_procfile(self.app_dir), self._child_env()), self.bin_dir)
 
     def _child_env(self) -> dict[str, str]:
-        env = {**os.environ, **self.env, "PORT": str(self.port), "BIND_HOST": self.host}
-        venv_bin = str(Path(sys.executable).parent)
-        env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+        base = dict(os.environ) if self.base_env is None else dict(self.base_env)
+        env = {**base, **self.env, "PORT": str(self.port), "BIND_HOST": self.host}
+        env["PATH"] = str(self.bin_dir) + os.pathsep + env.get("PATH", "")
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

@@ -45,7 +45,8 @@ def make_target(
     """The deploy target ``kind`` (``local`` or ``elasticbeanstalk``) for these settings.
 
     Building a target starts nothing: a local environment already running is attached to.
-    ``emulated`` (moto or another endpoint) refuses ``elasticbeanstalk``: emulators only stub it.
+    ``emulated`` (an endpoint that does not serve Elastic Beanstalk, e.g. a stock moto server
+    or LocalStack's free image) refuses ``elasticbeanstalk``: such emulators only stub it.
     """
     if kind == "local":
         return LocalTarget(
@@ -57,9 +58,10 @@ def make_target(
     if kind == "elasticbeanstalk":
         if emulated:
             raise ValueError(
-                "deploy-target elasticbeanstalk needs real AWS: the emulated backend only stubs "
-                "Elastic Beanstalk (no application versions, updates, events or health); use "
-                "--deploy-target local, or --aws-backend aws with credentials"
+                "deploy-target elasticbeanstalk needs an endpoint that serves Elastic Beanstalk: "
+                "this one only stubs it (no application versions, updates, events or health); "
+                "use the embedded backend (--aws-backend moto, or an endpoint started with "
+                "`pytest-pipeline serve-aws`), --deploy-target local, or real AWS"
             )
         application = eb_application or outputs.get("ApplicationName")
         env_name = eb_environment or outputs.get("EnvironmentName")

@@ -304,8 +304,9 @@ def test_update_refused_because_another_operation_runs(script: Script) -> None:
     assert "abort-environment-update" in failure.value.remediation
 
 
-def test_elasticbeanstalk_target_refuses_an_emulator(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="needs real AWS"):
+def test_elasticbeanstalk_target_refuses_an_emulator_without_it(tmp_path: Path) -> None:
+    """An endpoint that only stubs Elastic Beanstalk (stock moto) is refused up front."""
+    with pytest.raises(ValueError, match="needs an endpoint that serves Elastic Beanstalk"):
         make_target(
             "elasticbeanstalk",
             rootdir=tmp_path,
