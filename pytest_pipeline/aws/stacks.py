@@ -145,7 +145,8 @@ def provision(
     template = cfn.load_template(path)
     params = {k: str(v) for k, v in (parameters or {}).items()}
     if "Emulated" in (template.get("Parameters") or {}) and "Emulated" not in params:
-        params["Emulated"] = "true" if ctx.emulated else "false"
+        # "Emulated" means: no live Elastic Beanstalk environment (the embedded backend runs one).
+        params["Emulated"] = "false" if ctx.serves_elasticbeanstalk() else "true"
     lint_errors = _lint_errors(path) if lint else []
     if lint_errors:
         raise StackError(

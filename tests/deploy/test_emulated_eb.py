@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from pytest_pipeline.aws.clients import MotoServer
+from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS, MotoServer
 
 TINYAPP = Path(__file__).with_name("tinyapp")
 APP = "emu-app"
@@ -131,8 +131,7 @@ class Emulation:
         kwargs: dict[str, Any] = {
             "endpoint_url": url,
             "region_name": "us-east-1",
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
+            **{key.lower(): value for key, value in DUMMY_CREDENTIALS.items()},
         }
         self.url = url
         self.eb = CheckedClient(boto3.client("elasticbeanstalk", **kwargs))

@@ -47,10 +47,25 @@ def test_create_noop_update_and_delete_leave_nothing(ctx: AwsContext) -> None:
     )
     assert state.status is StackStatus.CREATE_COMPLETE
     assert set(state.outputs) >= REQUIRED_OUTPUTS
-    assert "EnvironmentURL" not in state.outputs
-    assert any(
-        "AppEnvironment (AWS::ElasticBeanstalk::Environment)" in n for n in state.not_modelled
-    )
+    # The embedded backend creates the Elastic Beanstalk resources (aws.emulated): the
+    # environment is Ready behind the URL output, configured from the template.
+    url = state.outputs["EnvironmentURL"]
+    assert url.startswith("http://127.0.0.1:")
+    assert state.resources["AppEnvironment"] == f"{name}-env"
+    assert not [n for n in state.not_modelled if "ElasticBeanstalk" in n or "Secret" in n]
+    eb = ctx.client("elasticbeanstalk")
+    (env,) = eb.describe_environments(EnvironmentNames=[f"{name}-env"])["Environments"]
+    assert (env["Status"], f"http://{env['CNAME']}") == ("Ready", url)
+    settings = eb.describe_configuration_settings(
+        ApplicationName=f"{name}-app", EnvironmentName=f"{name}-env"
+    )["ConfigurationSettings"][0]["OptionSettings"]
+    app_env = {
+        o["OptionName"]: o["Value"]
+        for o in settings
+        if o["Namespace"] == "aws:elasticbeanstalk:application:environment"
+    }
+    assert app_env["TABLE_NAME"] == state.outputs["TableName"]
+    assert app_env["APP_SECRET_ARN"] == state.outputs["AppSecretArn"]
     assert state.tags == {"k": "v"} and state.backend == "moto"
     assert [e["ResourceStatus"] for e in events][-1] == "CREATE_COMPLETE"
     assert inventory.snapshot(ctx).new_since(before), "the stack created nothing?"
@@ -64,6 +79,8 @@ def test_create_noop_update_and_delete_leave_nothing(ctx: AwsContext) -> None:
 
     assert stacks.delete(ctx, name, 30) == []
     assert stacks.describe(ctx, name) is None
+    live = eb.describe_environments(ApplicationName=f"{name}-app", IncludeDeleted=False)
+    assert live["Environments"] == []
     after = inventory.snapshot(ctx)
     assert after.new_since(before) == {} and before.new_since(after) == {}
 

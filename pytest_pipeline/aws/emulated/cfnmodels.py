@@ -48,6 +48,7 @@ class _Model:
     application: str = ""
     endpoint_url: str = ""
     name: str = ""
+    created: bool = True
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -105,7 +106,7 @@ class _Model:
         return model
 
     def is_created(self) -> bool:
-        return True
+        return self.created
 
     def delete(self, account_id: str, region_name: str) -> None:
         raise NotImplementedError
@@ -208,6 +209,12 @@ class Environment(_Model, CloudFormationModel):
         cls, resource_name: str, props: dict[str, Any], account_id: str, region_name: str
     ) -> Environment:
         eb = _eb(account_id, region_name)
+        if str(props.get("ApplicationName")) not in eb.applications:
+            # moto also builds resources lazily to answer the outputs of a stack whose creation
+            # failed earlier: nothing is created then, and the resource never completes.
+            model = cls.made("")
+            model.created = False
+            return model
         tags = {str(t["Key"]): str(t["Value"]) for t in props.get("Tags") or []}
         env = eb.create_environment(
             str(props["ApplicationName"]),

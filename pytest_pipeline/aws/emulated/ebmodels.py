@@ -38,6 +38,7 @@ from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
 from moto.elasticbeanstalk.models import EBBackend
 from moto.elasticbeanstalk.utils import make_arn
 
+from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS
 from pytest_pipeline.aws.emulated import instances
 from pytest_pipeline.aws.emulated.instances import Cancelled, DeploymentFailed, Endpoint, Runtime
 from pytest_pipeline.aws.emulated.logship import WEB_STDOUT, LogShipper, log_group_name
@@ -62,10 +63,7 @@ class EmulatorState:
     """Process-wide settings of the emulation (set by ``install``)."""
 
     endpoint_url: str | None = None
-    dummy_credentials: ClassVar[dict[str, str]] = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+    dummy_credentials: ClassVar[dict[str, str]] = dict(DUMMY_CREDENTIALS)
 
 
 def invalid(message: str) -> InvalidParameterValueError:
