@@ -16,6 +16,7 @@ from pytest_pipeline.models import DeploymentEvent, utcnow
 from pytest_pipeline.retry import Backoff, wait_until
 
 FAILURE_SEVERITIES = ("ERROR", "FATAL")
+OPERATION_START = ("Environment update is starting", "createEnvironment is starting")
 GONE = ("Terminating", "Terminated")
 # Right after update_environment the environment may still read Ready on the old label; only
 # once it was seen leaving Ready (or after this many seconds) does that mean a rollback.
@@ -108,11 +109,7 @@ class EbPoller:
             if env.get("Status") != "Ready":
                 left_ready.append(True)
                 return None
-            errors = [
-                e
-                for e in events[first:]
-                if e.source == "elasticbeanstalk" and e.severity in FAILURE_SEVERITIES
-            ]
+            errors = operation_errors(events[first:])
             if errors:
                 raise Failed(
                     "error_events", f"{len(errors)} ERROR event(s), first: {errors[0].message}", env
@@ -139,6 +136,26 @@ class EbPoller:
                 last or None,
             ) from error
         return result
+
+
+def operation_errors(events: list[DeploymentEvent]) -> list[DeploymentEvent]:
+    """Elastic Beanstalk's ERROR/FATAL events of the latest operation among ``events``.
+
+    The events are read from a few seconds before the operation began (clocks differ), so
+    they may hold the end of the operation before it (a failed deployment's ERRORs): Elastic
+    Beanstalk starts each update with ``Environment update is starting.``, and only what
+    follows the latest such marker belongs to this operation.
+    """
+    platform = sorted(
+        (e for e in events if e.source == "elasticbeanstalk"), key=lambda e: e.timestamp
+    )
+    starts = [e.timestamp for e in platform if e.message.startswith(OPERATION_START)]
+    begin = starts[-1] if starts else None
+    return [
+        e
+        for e in platform
+        if e.severity in FAILURE_SEVERITIES and (begin is None or e.timestamp >= begin)
+    ]
 
 
 def platform_event(item: dict[str, Any]) -> DeploymentEvent:

@@ -13,9 +13,10 @@ from ebstub import EbScript, EbShapes
 
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
+from pytest_pipeline.deploy.ebpoll import operation_errors
 from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
 from pytest_pipeline.deploy.resources import make_target
-from pytest_pipeline.models import DeploymentStatus
+from pytest_pipeline.models import DeploymentEvent, DeploymentStatus
 
 APP, ENV, CNAME = "passport-photo", "passport-dev", "passport-dev.us-east-1.elasticbeanstalk.com"
 CLONE = f"{ENV}-{hashlib.sha256(b'dev-v2').hexdigest()[:7]}"
@@ -317,3 +318,26 @@ def test_elasticbeanstalk_target_refuses_an_emulator_without_it(tmp_path: Path) 
             timeout=60,
             emulated=True,
         )
+
+
+def test_only_errors_after_the_latest_update_marker_judge_a_deployment() -> None:
+    """ERRORs of the deployment before (read because the event window starts early) do not
+    fail the next one; its own ERRORs do."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def eb(seconds: float, severity: str, message: str) -> DeploymentEvent:
+        return DeploymentEvent(
+            t0 + timedelta(seconds=seconds), message, severity, "elasticbeanstalk"
+        )
+
+    earlier = [
+        eb(0, "INFO", "Environment update is starting."),
+        eb(1, "ERROR", "Failed to deploy application."),
+    ]
+    ours = [eb(2, "INFO", "Environment update is starting."), eb(3, "INFO", "Deploying.")]
+    assert operation_errors(earlier + ours) == []
+    failing = [*ours, eb(4, "ERROR", "Failed to deploy application.")]
+    assert [e.message for e in operation_errors(earlier + failing)] == [
+        "Failed to deploy application."
+    ]
+    assert len(operation_errors(earlier)) == 1  # no marker of ours yet: everything counts

@@ -8,7 +8,7 @@ Elastic Beanstalk requests here once ``emulated.install`` ran.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -34,6 +34,13 @@ def _page(key: str, items: list[Any], max_records: int | None, token: str | None
     if items[start + size :]:
         result["NextToken"] = str(start + size)
     return ActionResult(result)
+
+
+def _utc(value: Any) -> datetime | None:
+    """A request timestamp (moto parses them naive, in UTC) as an aware datetime."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class EmulatedEBResponse(EBResponse):
@@ -183,7 +190,7 @@ class EmulatedEBResponse(EBResponse):
         back_to = self._get_param("IncludedDeletedBackTo")
         envs = list(self.eb.all_environments())
         if include_deleted is None or include_deleted:
-            envs += self.eb.recently_terminated(back_to if isinstance(back_to, datetime) else None)
+            envs += self.eb.recently_terminated(_utc(back_to))
         found = [
             env.describe()
             for env in envs
@@ -244,8 +251,8 @@ class EmulatedEBResponse(EBResponse):
             env_name,
             self._get_param("VersionLabel"),
             self._get_param("Severity"),
-            start if isinstance(start, datetime) else None,
-            end if isinstance(end, datetime) else None,
+            _utc(start),
+            _utc(end),
         )
         return self._paged("Events", [e.describe() for e in events])
 

@@ -1,0 +1,149 @@
+"""The production Elastic Beanstalk deploy target, end to end against the emulation.
+
+No Stubber: ``ElasticBeanstalkTarget`` talks to the embedded server's Elastic Beanstalk,
+whose environments really run the tiny app; requests keep flowing while it deploys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from pytest_pipeline.aws.bundles import Bundle, build_bundle, upload
+from pytest_pipeline.aws.clients import AwsContext, MotoServer, resolve_context
+from pytest_pipeline.deploy.base import DeployError
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.models import DeploymentStatus
+from pytest_pipeline.retry import Backoff
+
+from .test_emulated_eb import Poller
+
+APP, ENV, BUCKET = "target-app", "target-env", "target-bundles"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Iterator[AwsContext]:
+    """The embedded server with an application, a bucket and an Immutable environment."""
+    with MotoServer() as server:
+        ctx = resolve_context("endpoint", server.endpoint_url)
+        ctx.client("s3").create_bucket(Bucket=BUCKET)
+        eb = ctx.client("elasticbeanstalk")
+        eb.create_application(ApplicationName=APP)
+        options = {
+            ("aws:elasticbeanstalk:command", "DeploymentPolicy"): "Immutable",
+            ("aws:elasticbeanstalk:command", "Timeout"): "20",
+            ("aws:elasticbeanstalk:application:environment", "TABLE_NAME"): "table",
+            ("aws:elasticbeanstalk:application:environment", "BUCKET_NAME"): "photos",
+        }
+        eb.create_environment(
+            ApplicationName=APP,
+            EnvironmentName=ENV,
+            OptionSettings=[
+                {"Namespace": ns, "OptionName": name, "Value": value}
+                for (ns, name), value in options.items()
+            ],
+        )
+        yield ctx
+
+
+@pytest.fixture
+def publish(
+    ctx: AwsContext, make_bundle: Callable[..., Bundle], tiny_app: Path, tmp_path: Path
+) -> Callable[..., Bundle]:
+    """Build and upload a bundle of the tiny app (``procfile`` replaces its Procfile)."""
+
+    def make(label: str, procfile: str | None = None) -> Bundle:
+        if procfile is not None:
+            (tiny_app / "Procfile").write_text(procfile)
+            built = build_bundle(tiny_app, tmp_path / "bundles", label)
+        else:
+            built = make_bundle(label)
+        return upload(ctx, built, BUCKET)
+
+    return make
+
+
+def target(
+    ctx: AwsContext, strategy: str = "update", rollback: bool = False
+) -> ElasticBeanstalkTarget:
+    return ElasticBeanstalkTarget(
+        ctx, APP, ENV, strategy, timeout=60, rollback_enabled=rollback, backoff=Backoff(0.1, 0.5)
+    )
+
+
+def version_at(url: str) -> str:
+    return str(requests.get(f"{url}/health", timeout=5).json()["version"])
+
+
+def test_update_deploys_rolls_back_and_reports_events(
+    ctx: AwsContext, publish: Callable[..., Bundle]
+) -> None:
+    """Deploy two versions in place, then roll back: each serves at the stable URL, and the
+    metadata carries Elastic Beanstalk's own events."""
+    eb = target(ctx)
+    first = eb.deploy(publish("upd-1"))
+    assert first.status is DeploymentStatus.DEPLOYED and version_at(eb.url) == "upd-1"
+    second = eb.deploy(publish("upd-2"))
+    assert (second.previous_version, version_at(eb.url)) == ("upd-1", "upd-2")
+    assert any(e.source == "elasticbeanstalk" for e in second.events)
+    back = eb.rollback()
+    assert back.status is DeploymentStatus.ROLLED_BACK and version_at(eb.url) == "upd-1"
+    assert eb.current_version() == "upd-1" and eb.health()["status"] == "ok"
+
+
+def test_broken_version_fails_with_its_reason_and_the_old_one_serves(
+    ctx: AwsContext, publish: Callable[..., Bundle]
+) -> None:
+    """The rollback drill through the production code: a bundle that cannot start fails the
+    deploy with Elastic Beanstalk's ERROR events, and no request fails meanwhile."""
+    eb = target(ctx, rollback=True)
+    good = eb.deploy(publish("drill-good"))
+    broken = publish("drill-broken", procfile="web: python -c 'raise SystemExit(7)'\n")
+    poller = Poller(eb.url)
+    poller.start()
+    with pytest.raises(DeployError) as failure:
+        eb.deploy(broken)
+    poller.stop()
+    assert "ERROR event" in str(failure.value) and failure.value.remediation
+    assert failure.value.metadata is not None
+    assert failure.value.metadata.status is DeploymentStatus.ROLLED_BACK
+    assert poller.sent > 0 and poller.failures == 0
+    assert poller.versions == [good.version_label]
+    assert eb.current_version() == good.version_label
+
+
+def test_missing_requirement_fails_the_deploy_with_that_reason(
+    ctx: AwsContext, publish: Callable[..., Bundle], tiny_app: Path
+) -> None:
+    """A requirements.txt without a package the app imports: the deploy fails naming it."""
+    eb = target(ctx)
+    good = eb.deploy(publish("req-ok"))
+    (tiny_app / "requirements.txt").write_text("gunicorn>=22\n")
+    with pytest.raises(DeployError, match="No module named 'flask'"):
+        eb.deploy(publish("req-missing"))
+    assert version_at(eb.url) == good.version_label
+
+
+def test_swap_deploys_to_a_clone_without_a_failed_request(
+    ctx: AwsContext, publish: Callable[..., Bundle]
+) -> None:
+    """Blue/green: the clone takes over the CNAME, the old environment is terminated, and
+    every request meanwhile is answered."""
+    eb = target(ctx)
+    blue = eb.deploy(publish("swap-blue"))
+    url = eb.url
+    poller = Poller(url)
+    poller.start()
+    green = target(ctx, "swap").deploy(publish("swap-green"))
+    poller.stop()
+    assert green.url == url and version_at(url) == "swap-green"
+    assert poller.failures == 0 and poller.versions == [blue.version_label, "swap-green"]
+    live = ctx.client("elasticbeanstalk").describe_environments(
+        ApplicationName=APP, IncludeDeleted=False
+    )["Environments"]
+    running = [e["EnvironmentName"] for e in live if e["Status"] == "Ready"]
+    assert len(running) == 1 and running[0].startswith(f"{ENV}-"), live
