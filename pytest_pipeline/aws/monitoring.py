@@ -258,6 +258,43 @@ class LogDelivery:
         return f"nothing could be verified in {self.group}"
 
 
+EB_WEB_LOG = "var/log/web.stdout.log"
+
+
+def eb_log_group(environment: str, log_file: str = EB_WEB_LOG) -> str:
+    """The log group Elastic Beanstalk streams an environment's ``log_file`` to
+    (``aws:elasticbeanstalk:cloudwatch:logs StreamLogs``): on the Python platform the
+    application's stdout is ``/aws/elasticbeanstalk/<environment>/var/log/web.stdout.log``."""
+    return f"/aws/elasticbeanstalk/{environment}/{log_file}"
+
+
+def wait_for_app_logs(
+    logs: Any, group: str, *, since: datetime, deadline: float = 20.0
+) -> LogDelivery:
+    """The application events in ``group`` since ``since``, waiting up to ``deadline`` seconds
+    for the first to arrive (log agents ship in batches). Raises :class:`MonitoringError`
+    when the group does not exist."""
+    groups = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
+    if not any(g.get("logGroupName") == group for g in groups):
+        raise MonitoringError(
+            f"log group {group} does not exist: is log streaming on "
+            "(aws:elasticbeanstalk:cloudwatch:logs StreamLogs=true)?"
+        )
+    start_ms = int(since.timestamp() * 1000)
+
+    def app_events() -> list[dict[str, Any]] | None:
+        events = logs.filter_log_events(logGroupName=group, startTime=start_ms).get("events", [])
+        return [
+            e for e in events if not str(e.get("logStreamName", "")).startswith("pipeline-probe/")
+        ] or None
+
+    try:
+        found = wait_until(app_events, what=f"application events in {group}", deadline=deadline)
+    except RetryError:
+        return LogDelivery(group, 0)
+    return LogDelivery(group, len(found), sample=redact(str(found[0].get("message", ""))[:200]))
+
+
 def verify_log_delivery(
     logs: Any,
     group: str,

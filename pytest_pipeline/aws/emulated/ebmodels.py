@@ -41,7 +41,8 @@ from moto.elasticbeanstalk.utils import make_arn
 from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS
 from pytest_pipeline.aws.emulated import instances
 from pytest_pipeline.aws.emulated.instances import Cancelled, DeploymentFailed, Endpoint, Runtime
-from pytest_pipeline.aws.emulated.logship import WEB_STDOUT, LogShipper, log_group_name
+from pytest_pipeline.aws.emulated.logship import LogShipper
+from pytest_pipeline.aws.monitoring import eb_log_group
 from pytest_pipeline.deploy.proxy import ProxyError
 from pytest_pipeline.models import utcnow
 
@@ -412,7 +413,7 @@ class EmulatedEnvironment:
             return
         retention = self.option(LOGS_NAMESPACE, "RetentionInDays", "7")
         self.backend.shipper.follow(
-            log_group_name(self.environment_name, WEB_STDOUT),
+            eb_log_group(self.environment_name),
             instance.instance_id,
             instance.log_path,
             int(retention) if retention.isdigit() else None,

@@ -16,14 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-WEB_STDOUT = "var/log/web.stdout.log"
 INTERVAL = 1.0
 MAX_BATCH = 5000
-
-
-def log_group_name(environment: str, log_file: str = WEB_STDOUT) -> str:
-    """``/aws/elasticbeanstalk/<environment>/var/log/web.stdout.log``."""
-    return f"/aws/elasticbeanstalk/{environment}/{log_file}"
 
 
 class LogShipper:
