@@ -274,25 +274,29 @@ def wait_for_app_logs(
     """The application events in ``group`` since ``since``, waiting up to ``deadline`` seconds
     for the first to arrive (log agents ship in batches). Raises :class:`MonitoringError`
     when the group does not exist."""
-    groups = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
-    if not any(g.get("logGroupName") == group for g in groups):
-        raise MonitoringError(
-            f"log group {group} does not exist: is log streaming on "
-            "(aws:elasticbeanstalk:cloudwatch:logs StreamLogs=true)?"
-        )
-    start_ms = int(since.timestamp() * 1000)
-
-    def app_events() -> list[dict[str, Any]] | None:
-        events = logs.filter_log_events(logGroupName=group, startTime=start_ms).get("events", [])
-        return [
-            e for e in events if not str(e.get("logStreamName", "")).startswith("pipeline-probe/")
-        ] or None
-
+    _require_group(logs, group, "is log streaming on (aws:elasticbeanstalk:cloudwatch:logs)?")
     try:
-        found = wait_until(app_events, what=f"application events in {group}", deadline=deadline)
+        found = wait_until(
+            lambda: _app_events(logs, group, since),
+            what=f"application events in {group}",
+            deadline=deadline,
+        )
     except RetryError:
         return LogDelivery(group, 0)
     return LogDelivery(group, len(found), sample=redact(str(found[0].get("message", ""))[:200]))
+
+
+def _require_group(logs: Any, group: str, hint: str) -> None:
+    groups = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
+    if not any(g.get("logGroupName") == group for g in groups):
+        raise MonitoringError(f"log group {group} does not exist: {hint}")
+
+
+def _app_events(logs: Any, group: str, since: datetime) -> list[dict[str, Any]]:
+    """Events of ``group`` since ``since`` that the pipeline's probe did not write."""
+    start_ms = int(since.timestamp() * 1000)
+    events = logs.filter_log_events(logGroupName=group, startTime=start_ms).get("events", [])
+    return [e for e in events if not str(e.get("logStreamName", "")).startswith("pipeline-probe/")]
 
 
 def verify_log_delivery(
@@ -306,15 +310,11 @@ def verify_log_delivery(
     """Check that ``group`` exists and holds application events written since ``since``;
     when it holds none, write a probe event to stream ``pipeline-probe/<probe_id>`` and read
     it back. Raises :class:`MonitoringError` when the group is missing or the probe is lost."""
-    groups = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
-    if not any(g.get("logGroupName") == group for g in groups):
-        raise MonitoringError(
-            f"log group {group} does not exist: check the stack's AppLogGroup resource and the "
-            "LogGroupName output"
-        )
+    _require_group(
+        logs, group, "check the stack's AppLogGroup resource and the LogGroupName output"
+    )
     start_ms = int(since.timestamp() * 1000)
-    events = logs.filter_log_events(logGroupName=group, startTime=start_ms).get("events", [])
-    app = [e for e in events if not str(e.get("logStreamName", "")).startswith("pipeline-probe/")]
+    app = _app_events(logs, group, since)
     if app:
         return LogDelivery(group, len(app), sample=redact(str(app[0].get("message", ""))[:200]))
     stream = f"pipeline-probe/{probe_id}"
