@@ -20,6 +20,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "every setting, its value and its source (--markdown: the README table)",
     ),
     "stages": ("pytest_pipeline.cli:show_stages", "the pipeline's stages in order"),
+    "serve-aws": (
+        "pytest_pipeline.aws.emulated.server:main",
+        "serve the embedded AWS backend (Elastic Beanstalk included) until SIGTERM/SIGINT; "
+        "prints its endpoint URL first",
+    ),
     "janitor": (
         "pytest_pipeline.aws.janitor:main",
         "delete expired stacks the pipeline created (by their tags), nothing else",

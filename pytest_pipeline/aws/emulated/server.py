@@ -1,6 +1,6 @@
 """The embedded backend as a standalone server: moto with the emulated Elastic Beanstalk.
 
-``python -m pytest_pipeline.aws.emulated.server --port N`` (and ``pytest-pipeline serve-aws``)
+``pytest-pipeline serve-aws --port N`` (also ``python -m pytest_pipeline.aws.emulated.server``)
 prints the endpoint URL as its first line, serves until SIGTERM or SIGINT, then stops every
 emulated environment's processes before it exits.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -48,12 +49,23 @@ def serve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pytest_pipeline.aws.emulated.server",
+        prog="pytest-pipeline serve-aws",
         description="Serve the embedded AWS backend (moto + emulated Elastic Beanstalk).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0: a free one)")
     args = parser.parse_args(argv)
+    if args.port:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((args.host, args.port))
+        except OSError as error:
+            print(
+                f"serve-aws: cannot listen on {args.host}:{args.port} ({error.strerror}); "
+                "choose another --port, or 0 for a free one",
+                file=sys.stderr,
+            )
+            return 2
     return serve(args.host, args.port)
 
 
