@@ -57,7 +57,7 @@ def test_infra_stage_provisions_checks_and_tears_down(
     leaves the account as it found it."""
     before = inventory.snapshot(ctx)
     result = project.runpytest_subprocess("-m", "infra", "-rs")
-    result.assert_outcomes(passed=28, skipped=13)
+    result.assert_outcomes(passed=29, skipped=12)
     result.stdout.fnmatch_lines(
         [
             "*[[]stack[]] * passport-photo-dev (AWS::CloudFormation::Stack) CREATE_COMPLETE*",

@@ -39,6 +39,7 @@ class LogShipper:
         with self._lock:
             self._files[(group, stream)] = (path, 0)
             self._retention[group] = retention
+            self._ensure(group, stream)  # the group exists as soon as streaming starts
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="eb-logs", daemon=True)
                 self._thread.start()
@@ -86,7 +87,7 @@ class LogShipper:
             self._put(group, stream, lines)
         return offset + end + 1
 
-    def _put(self, group: str, stream: str, lines: list[str]) -> None:
+    def _ensure(self, group: str, stream: str) -> Any:
         logs = self._logs()
         if group not in logs.groups:
             with contextlib.suppress(Exception):
@@ -96,6 +97,10 @@ class LogShipper:
                     logs.put_retention_policy(group, retention)
         if stream not in logs.groups[group].streams:
             logs.create_log_stream(group, stream)
+        return logs
+
+    def _put(self, group: str, stream: str, lines: list[str]) -> None:
+        logs = self._ensure(group, stream)
         now = int(time.time() * 1000)
         for start in range(0, len(lines), MAX_BATCH):
             batch = lines[start : start + MAX_BATCH]
