@@ -19,6 +19,7 @@ Elastic Beanstalk keeps, with its documented semantics:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import secrets
 import shutil
@@ -473,6 +474,15 @@ class EmulatedApplication:
 
 
 _live_backends: weakref.WeakSet[EmulatedEBBackend] = weakref.WeakSet()
+_root: list[Path] = []
+
+
+def _process_root() -> Path:
+    """This process's folder of environment files, removed when the process exits."""
+    if not _root:
+        _root.append(Path(tempfile.mkdtemp(prefix="emulated-eb-")))
+        atexit.register(shutil.rmtree, _root[0], True)
+    return _root[0]
 
 
 class EmulatedEBBackend(EBBackend):
@@ -497,7 +507,7 @@ class EmulatedEBBackend(EBBackend):
     @property
     def home(self) -> Path:
         if self._home is None:
-            self._home = Path(tempfile.mkdtemp(prefix="emulated-eb-"))
+            self._home = Path(tempfile.mkdtemp(prefix="backend-", dir=_process_root()))
         return self._home
 
     def _logs_backend(self) -> Any:
