@@ -889,16 +889,17 @@ class EmulatedEBBackend(EBBackend):
     # -- lifecycle -------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop every environment's processes and remove the emulator's files."""
+        """Stop every environment's processes, remove their files and forget them: the server
+        that ran them is gone (moto's other services keep their state in the process)."""
+        self.reset()
+
+    def reset(self) -> None:
         for env in [*self.all_environments(), *self.terminated]:
             env.shutdown()
         self.shipper.close()
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
-
-    def reset(self) -> None:
-        self.shutdown()
         super().reset()
 
 
