@@ -95,6 +95,7 @@ class EbScript:
             timeout=timeout,
             sleep=lambda seconds: None,
             clock=lambda: 100.0 * next(ticks),
+            http_check=lambda url, label: None,  # scripted API: no instances to ask
             **target_options,
         )
 

@@ -3,9 +3,9 @@
 A deploy creates an application version from the uploaded S3 bundle, then either updates the
 environment in place (``update``) or clones it, deploys to the clone and swaps CNAMEs
 (``swap``). It polls ``describe_environments`` and ``describe_events`` with its own deadline
-and succeeds only when the environment is Ready, Green and serving the *new* label: Elastic
-Beanstalk may roll a failed deployment back by itself and turn Green on the old label, which
-is a failure, not a success.
+and succeeds only when the environment is Ready, Green and on the *new* label, and its URL's
+``/health`` reports that label: Elastic Beanstalk may roll a failed deployment back by itself
+and turn Green on the old label, which is a failure, not a success.
 
 After a verified swap the old environment is terminated; the live environment is then the
 newest ``<environment>-<suffix>`` clone (or ``<environment>`` itself while it exists).
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from botocore.exceptions import ClientError
 
 from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
@@ -32,6 +33,21 @@ NOT_READY_HINT = (
     "with `aws elasticbeanstalk abort-environment-update --environment-name {name}`, then run "
     "the deploy stage again"
 )
+
+
+def health_reports(url: str, label: str) -> str | None:
+    """None when ``GET <url>/health`` answers 200 with version ``label``; else why not."""
+    try:
+        response = requests.get(f"{url}/health", timeout=10)
+    except requests.RequestException as error:
+        return f"GET {url}/health: {type(error).__name__}"
+    try:
+        version = response.json().get("version")
+    except (ValueError, AttributeError):
+        version = None
+    if response.status_code != 200 or version != label:
+        return f"GET {url}/health answered {response.status_code} with version {version!r}"
+    return None
 
 
 class ElasticBeanstalkTarget:
@@ -51,6 +67,7 @@ class ElasticBeanstalkTarget:
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        http_check: Callable[[str, str], str | None] | None = None,
     ) -> None:
         if strategy not in ("update", "swap"):
             raise ValueError(f"eb-strategy must be 'update' or 'swap', got {strategy!r}")
@@ -63,6 +80,7 @@ class ElasticBeanstalkTarget:
         self.poll = EbPoller(
             self.eb, application, timeout, backoff or Backoff(base=2.0, cap=20.0), sleep, clock
         )
+        self.http_check = http_check or health_reports
         self._previous: str | None = None
         self._pending: set[str] = set()
 
@@ -169,9 +187,10 @@ class ElasticBeanstalkTarget:
         name = live["EnvironmentName"]
         try:
             if self.strategy == "update":
-                self._update(name, label, events)
+                cname = self._update(name, label, events).get("CNAME") or live.get("CNAME")
             else:
-                name = self._swap(live, label, events)
+                name, cname = self._swap(live, label, events), live.get("CNAME")
+            self._verify_served(f"http://{cname}", label, events)
         except Failed as failure:
             self._fail(failure, name, label, previous, started, events)
         self._previous = previous
@@ -193,7 +212,8 @@ class ElasticBeanstalkTarget:
         self._require_ready(live, events)
         events.append(event(f"rolling back {live['EnvironmentName']} from {current} to {target}"))
         try:
-            self._update(live["EnvironmentName"], target, events)
+            env = self._update(live["EnvironmentName"], target, events)
+            self._verify_served(f"http://{env.get('CNAME') or live.get('CNAME')}", target, events)
         except Failed as failure:
             raise DeployError(
                 f"rollback of {live['EnvironmentName']} to {target} failed: {failure.detail}",
@@ -205,6 +225,25 @@ class ElasticBeanstalkTarget:
         return rolled_back(self, self.environment, target, current, started, events)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _verify_served(self, url: str, label: str, events: list[DeploymentEvent]) -> None:
+        """``url`` answers ``/health`` with ``label`` (Elastic Beanstalk's Green says the
+        instances are healthy, not which version the load balancer serves)."""
+        last: list[str] = []
+
+        def served() -> bool:
+            reason = self.http_check(url, label)
+            if reason:
+                last[:] = [reason]
+            return reason is None
+
+        try:
+            self.poll.wait(served, f"{url}/health to report {label}")
+        except TimeoutError as error:
+            raise Failed(
+                "http", f"{url} does not serve {label}: {last[0] if last else 'no answer'}", None
+            ) from error
+        events.append(event(f"{url}/health reports {label}"))
 
     def _require_ready(self, env: dict[str, Any], events: list[DeploymentEvent]) -> None:
         status = env.get("Status")
@@ -352,6 +391,9 @@ class ElasticBeanstalkTarget:
             "raise deploy-timeout if deployments are slow, or cancel with `aws elasticbeanstalk "
             f"abort-environment-update --environment-name {name}`",
             "not_ready": NOT_READY_HINT.format(name=name),
+            "http": f"Elastic Beanstalk reports {label} Ready and Green, but the environment's "
+            "URL does not serve it: check the load balancer, the health check path and that the "
+            "app reports its version (APP_VERSION) in /health",
         }
         events.append(event(f"deployment of {label} failed: {failure.detail}", "ERROR"))
         status = DeploymentStatus.FAILED

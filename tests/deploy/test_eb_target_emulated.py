@@ -68,10 +68,10 @@ def publish(
 
 
 def target(
-    ctx: AwsContext, strategy: str = "update", rollback: bool = False
+    ctx: AwsContext, strategy: str = "update", rollback: bool = False, timeout: float = 60
 ) -> ElasticBeanstalkTarget:
     return ElasticBeanstalkTarget(
-        ctx, APP, ENV, strategy, timeout=60, rollback_enabled=rollback, backoff=Backoff(0.1, 0.5)
+        ctx, APP, ENV, strategy, timeout, rollback_enabled=rollback, backoff=Backoff(0.1, 0.5)
     )
 
 
@@ -126,6 +126,21 @@ def test_missing_requirement_fails_the_deploy_with_that_reason(
     with pytest.raises(DeployError, match="No module named 'flask'"):
         eb.deploy(publish("req-missing"))
     assert version_at(eb.url) == good.version_label
+
+
+def test_green_is_not_enough_the_url_must_serve_the_new_label(
+    ctx: AwsContext, publish: Callable[..., Bundle], tiny_app: Path
+) -> None:
+    """A version that is healthy but reports another version at /health (e.g. a stale build)
+    is Ready and Green on its label, yet the deploy fails: the URL does not serve it."""
+    eb = target(ctx, timeout=6)
+    eb.deploy(publish("http-ok"))
+    app = tiny_app / "application.py"
+    app.write_text(app.read_text().replace('os.environ.get("APP_VERSION", "unknown")', '"stale"'))
+    with pytest.raises(DeployError, match="does not serve http-stale") as failure:
+        eb.deploy(publish("http-stale"))
+    assert "health check path" in failure.value.remediation
+    assert eb.current_version() == "http-stale"
 
 
 def test_swap_deploys_to_a_clone_without_a_failed_request(
