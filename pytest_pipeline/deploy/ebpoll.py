@@ -84,6 +84,15 @@ class EbPoller:
             clock=self.clock,
         )
 
+    def wait_or_fail(
+        self, probe: Callable[[], Any], what: str, kind: str, detail: Callable[[], str]
+    ) -> Any:
+        """``wait``; at the deadline ``Failed(kind, detail())`` instead of a TimeoutError."""
+        try:
+            return self.wait(probe, what)
+        except TimeoutError as error:
+            raise Failed(kind, detail(), None) from error
+
     def watch(
         self, name: str, label: str, since: datetime, events: list[DeploymentEvent]
     ) -> dict[str, Any]:

@@ -237,12 +237,12 @@ class ElasticBeanstalkTarget:
                 last[:] = [reason]
             return reason is None
 
-        try:
-            self.poll.wait(served, f"{url}/health to report {label}")
-        except TimeoutError as error:
-            raise Failed(
-                "http", f"{url} does not serve {label}: {last[0] if last else 'no answer'}", None
-            ) from error
+        self.poll.wait_or_fail(
+            served,
+            f"{url}/health to report {label}",
+            "http",
+            lambda: f"{url} does not serve {label}: {last[0] if last else 'no answer'}",
+        )
         events.append(event(f"{url}/health reports {label}"))
 
     def _require_ready(self, env: dict[str, Any], events: list[DeploymentEvent]) -> None:
@@ -351,12 +351,12 @@ class ElasticBeanstalkTarget:
             ready = new.get("Status") == "Ready" and old.get("Status") == "Ready"
             return ready and new.get("CNAME") == live.get("CNAME")
 
-        try:
-            self.poll.wait(swapped, f"{clone} to take over {live.get('CNAME')}")
-        except TimeoutError as error:
-            raise Failed(
-                "timeout", f"the CNAME swap of {name} and {clone} did not settle", None
-            ) from error
+        self.poll.wait_or_fail(
+            swapped,
+            f"{clone} to take over {live.get('CNAME')}",
+            "timeout",
+            lambda: f"the CNAME swap of {name} and {clone} did not settle",
+        )
         self._pending.discard(clone)
         self._retire(name, template, events)
         return clone
