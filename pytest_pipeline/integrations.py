@@ -24,7 +24,6 @@ from pytest_pipeline.reporting.redact import default_redactor, redact, register_
 from pytest_pipeline.reporting.summary import (
     RunSummary,
     build_summary,
-    summary_html,
     summary_markdown,
     summary_text,
 )
@@ -33,14 +32,18 @@ from pytest_pipeline.stages import Stage
 from pytest_pipeline.vcs import git_commit
 
 if TYPE_CHECKING:
-    from pytest_pipeline.reporting.recorder import Recorder
+    from pytest_pipeline.reporting.ledger import LedgerStep
+    from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
 
 # The recorder and its renderers load when a test asks for pipeline_record.
 RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
-RECORD_FIXTURE = "pipeline_record"
+DASHBOARD_ATTR = "pipeline_dashboard"
+"""The report attribute that carries a test's dashboard entries from a worker."""
 
 log = logging.getLogger("pytest_pipeline.report")
+NO_LOG = "No log output captured."
+"""What pytest-html writes in the log block of a test that printed and logged nothing."""
 
 
 def configure(config: pytest.Config, run: PipelineRun) -> None:
@@ -57,16 +60,37 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
 
 
-def attach_extras(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it)."""
+def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[DashboardEntry]:
+    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it) and
+    return the test's new dashboard entries (gallery cards, histograms)."""
     recorder = item.stash.get(RECORDER_KEY, None)
-    if recorder is not None:
-        from pytest_html import extras
+    if recorder is None:
+        return []
+    from pytest_html import extras
 
-        blocks = recorder.take_html()
-        if blocks:
-            current = list(getattr(report, "extras", []))
-            report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+    blocks = recorder.take_html()
+    if blocks:
+        current = list(getattr(report, "extras", []))
+        report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+    return recorder.take_dashboard()
+
+
+def record_of(
+    results: list[Any],
+    deployment: DeploymentMetadata | None,
+    summary: RunSummary,
+    infra: InfrastructureState | None,
+) -> DeploymentMetadata:
+    """The run's ``deployment.json`` record (without its ledger)."""
+    return record.build_record(
+        results,
+        deployment=deployment,
+        environment=summary.environment,
+        url=summary.url,
+        commit=summary.commit,
+        stack_name=summary.stack,
+        aws_backend=infra.backend if infra else None,
+    )
 
 
 def redact_report(report: pytest.TestReport) -> None:
@@ -186,6 +210,11 @@ class ReportingPlugin:
         self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
         self.final_summary: RunSummary | None = None
         """The summary written at the end of the run (the terminal summary shows it)."""
+        self.dashboard_entries: list[tuple[str, DashboardEntry]] = []
+        """``(nodeid, entry)`` the tests recorded for the dashboard (owning process)."""
+        self.pictures: dict[str, str] = {}
+        """The report's picture store, ``key -> data: URI`` (owning process); a worker keeps
+        the keys it already sent, so each distinct picture crosses once."""
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -217,6 +246,15 @@ class ReportingPlugin:
         """The run's deployment record (written by the deploy stage), if any."""
         value: DeploymentMetadata | None = self._recorded("deployment", DeploymentMetadata)
         return value
+
+    def ledger(self, record: DeploymentMetadata | None = None) -> list[LedgerStep]:
+        """The deployment ledger of the run (of ``record`` when given)."""
+        from pytest_pipeline.reporting.ledger import build_ledger
+
+        summary = self.final_summary or self.summary()
+        if record is None:
+            record = record_of(self.run.results, self.deployment(), summary, self.infrastructure())
+        return build_ledger(record, self.infrastructure())
 
     def infrastructure(self) -> InfrastructureState | None:
         """The run's stack record (written by the infra stage), if any."""
@@ -260,24 +298,40 @@ class ReportingPlugin:
         a GitHub annotation (owning process)."""
         if report.longrepr is not None or report.sections:
             redact_report(report)
-        if (
-            self.html_extras
-            and item is not None
-            and RECORD_FIXTURE in getattr(item, "fixturenames", ())
-        ):
-            attach_extras(item, report)
+        entries: list[DashboardEntry] = []
+        if self.html_extras and item is not None:
+            # whichever way the test asked for a recorder (argument, getfixturevalue, a
+            # fixture that wraps it), the recorder sits in the item's stash
+            entries = self._new(attach_extras(item, report))
         role = self.run.role
         if role == "worker":
             new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
             if new:
                 report.pipeline_secrets = new  # type: ignore[attr-defined]
+            if entries:
+                setattr(report, DASHBOARD_ATTR, entries)
             return
         if role == "controller":
             secrets = report.__dict__.pop("pipeline_secrets", None)
             if secrets:
                 register_secrets(str(value) for value in secrets)
+            entries = self._new(report.__dict__.pop(DASHBOARD_ATTR, None) or [])
+        self.dashboard_entries.extend(
+            (report.nodeid, entry) for entry in entries if entry.get("kind") != "picture"
+        )
         if report.outcome == "failed":
             self._annotate(report)
+
+    def _new(self, entries: list[DashboardEntry]) -> list[DashboardEntry]:
+        """``entries`` less the pictures this process already has in its store."""
+        fresh = []
+        for entry in entries:
+            if entry.get("kind") == "picture":
+                if entry["key"] in self.pictures:
+                    continue
+                self.pictures[entry["key"]] = entry["uri"]
+            fresh.append(entry)
+        return fresh
 
     def _annotate(self, report: pytest.TestReport) -> None:
         crash: Any = getattr(report.longrepr, "reprcrash", None)
@@ -301,18 +355,9 @@ class ReportingPlugin:
                 stage.duration,
                 extra={"status": stage.outcome},
             )
-        deployment = self.deployment()
         infra = self.infrastructure()
-        rec = record.build_record(
-            self.run.results,
-            deployment=deployment,
-            environment=summary.environment,
-            url=summary.url,
-            commit=summary.commit,
-            stack_name=summary.stack,
-            aws_backend=infra.backend if infra else None,
-        )
-        self.record_path = record.write_record(self.reports_dir, rec)
+        rec = record_of(self.run.results, self.deployment(), summary, infra)
+        self.record_path = record.write_record(self.reports_dir, rec, self.ledger(rec))
         self.written.append(f"deployment record: {self.record_path}")
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0
@@ -378,5 +423,21 @@ class HtmlIntegration:
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
-        """The run summary above pytest-html's own counts."""
-        prefix.append(summary_html(self.reporting.summary()))
+        """The dashboard above pytest-html's own counts."""
+        from pytest_pipeline.reporting.dashboard import dashboard_html
+
+        reporting = self.reporting
+        prefix.append(
+            dashboard_html(
+                reporting.final_summary or reporting.summary(),
+                reporting.ledger(),
+                reporting.run.results,
+                reporting.dashboard_entries,
+                reporting.pictures,
+            )
+        )
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """No "No log output captured." block under every quiet test."""
+        if data == [NO_LOG]:
+            data.clear()

@@ -205,6 +205,8 @@ class InfrastructureState(_JsonModel):
     tags: dict[str, str] = field(default_factory=dict)
     not_modelled: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    change_set: str | None = None
+    """The change set that last changed the stack (None: created without one)."""
 
     def __post_init__(self) -> None:
         if not self.stack_name:
@@ -234,6 +236,7 @@ class InfrastructureState(_JsonModel):
             "tags": dict(self.tags),
             "not_modelled": list(self.not_modelled),
             "created_at": _dt_out(self.created_at),
+            "change_set": self.change_set,
         }
 
     @classmethod
@@ -251,6 +254,7 @@ class InfrastructureState(_JsonModel):
             tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
             not_modelled=[str(item) for item in data.get("not_modelled") or []],
             created_at=_dt_in("InfrastructureState.created_at", data.get("created_at")),
+            change_set=data.get("change_set"),
         )
 
 

@@ -64,9 +64,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Every effective setting and where it came from."""
+    """One line of where the run goes; with ``-v`` every effective setting and its source."""
     run = config.stash.get(RUN_KEY, None)
-    return [] if run is None else run.header_lines()
+    return [] if run is None else run.header_lines(config.option.verbose > 0)
 
 
 @pytest.hookimpl(tryfirst=True)

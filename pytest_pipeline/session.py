@@ -395,10 +395,19 @@ class PipelineRun:
         if self.worker_gate is not None:
             self.worker_gate.prepare(staged)
 
-    def header_lines(self) -> list[str]:
-        """The report header: run id and folder, then every setting with its source."""
-        lines = [f"pipeline: run {self.run_id} ({self.role}), folder {self.run_dir}"]
-        explained = self.options.explain()
+    def header_lines(self, verbose: bool = False) -> list[str]:
+        """The report header: one line (environment, AWS backend, deploy target, run folder);
+        ``verbose`` (pytest ``-v``) adds every setting with its source."""
+        options = self.options
+        line = (
+            f"pipeline: env {options.get('env')}, aws-backend {options.get('aws-backend')}, "
+            f"deploy-target {options.get('deploy-target')}, run {self.run_id} ({self.role}) "
+            f"in {self.run_dir}"
+        )
+        if not verbose:
+            return [line + " (-v: every setting)"]
+        lines = [line]
+        explained = options.explain()
         width = max(len(name) for name, _, _ in explained)
         for name, value, source in explained:
             if isinstance(value, tuple):

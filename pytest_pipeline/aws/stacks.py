@@ -388,6 +388,7 @@ def _state(
         status=StackStatus(described["StackStatus"]),
         backend=ctx.backend,
         stack_id=described.get("StackId"),
+        change_set=described.get("ChangeSetId"),
         endpoint_url=ctx.endpoint_url,
         outputs=outputs,
         resources={k: v[1] for k, v in resources.items()},

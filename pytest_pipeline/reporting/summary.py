@@ -228,10 +228,19 @@ def summary_html(summary: RunSummary) -> str:
         for s in summary.stages
     )
     colour = _COLOURS[summary.outcome]
+    halted = ""
+    if summary.halted_stage:
+        why = next((s.first_failure for s in summary.stages if s.name == summary.halted_stage), "")
+        halted = (
+            f'<p id="pipeline-halted" style="margin:4px 0;color:{_COLOURS[HALTED]}">'
+            f"Halted at <b>{esc(summary.halted_stage)}</b>"
+            + (f": {esc(why)}" if why else "")
+            + "</p>"
+        )
     return (
         '<div id="pipeline-summary" style="margin:8px 0 16px;font-family:system-ui,sans-serif">'
         f'<h3 style="margin:4px 0">Pipeline run: <span style="color:{colour}">'
-        f"{esc(summary.outcome.upper())}</span></h3>"
+        f"{esc(summary.outcome.upper())}</span></h3>{halted}"
         '<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">'
         f'<table style="border-collapse:collapse">{fields}</table>'
         '<table id="pipeline-stages" style="border-collapse:collapse">'

@@ -44,7 +44,7 @@ def test_precedence_flag_env_overlay_table_default(
     monkeypatch.setenv("PIPELINE_LOAD_USERS", "9")
     monkeypatch.setenv("PIPELINE_INSTANCE_TYPE", "t3.large")
     result = pytester.runpytest(
-        "--instance-type", "m5.xlarge", "--threshold", "p99<1s", "--threshold", "rps>=5"
+        "-v", "--instance-type", "m5.xlarge", "--threshold", "p99<1s", "--threshold", "rps>=5"
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines_random(
@@ -63,7 +63,7 @@ def test_precedence_flag_env_overlay_table_default(
 
 def test_table_applies_without_overlay(pytester: pytest.Pytester) -> None:
     _with_table(pytester, TABLE)
-    result = pytester.runpytest()
+    result = pytester.runpytest("-v")
     result.stdout.fnmatch_lines_random(
         [
             "  aws-region *= eu-west-1  [[]pyproject [[]tool.pytest-pipeline[]][]]",
@@ -73,11 +73,19 @@ def test_table_applies_without_overlay(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_header_lists_every_setting(pytester: pytest.Pytester) -> None:
+def test_header_lists_every_setting_with_v_and_one_line_without(
+    pytester: pytest.Pytester,
+) -> None:
     _with_table(pytester, "")
-    result = pytester.runpytest()
+    result = pytester.runpytest("-v")
     for spec in SETTINGS:
         result.stdout.fnmatch_lines([f"  {spec.name} *= * [[]*[]]"])
+    quiet = pytester.runpytest()
+    quiet.stdout.fnmatch_lines(
+        ["pipeline: env dev, aws-backend auto, deploy-target *, run * in *(-v: every setting)"]
+    )
+    header = quiet.stdout.str().split("collected", 1)[0]
+    assert not any(f"  {spec.name} " in header for spec in SETTINGS), header
 
 
 def test_help_shows_a_pipeline_group_and_markers_list_the_stages(
@@ -97,10 +105,10 @@ def test_help_shows_a_pipeline_group_and_markers_list_the_stages(
 def test_bool_flags_do_not_swallow_test_paths(pytester: pytest.Pytester) -> None:
     _with_table(pytester, "")
     pytester.makepyfile(test_two="def test_two(): pass\n")
-    result = pytester.runpytest("--janitor", "test_two.py")
+    result = pytester.runpytest("-v", "--janitor", "test_two.py")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["  janitor *= True  [[]--janitor[]]"])
-    result = pytester.runpytest("--monitoring-enabled=false")
+    result = pytester.runpytest("-v", "--monitoring-enabled=false")
     result.stdout.fnmatch_lines(["  monitoring-enabled *= False  [[]--monitoring-enabled[]]"])
 
 

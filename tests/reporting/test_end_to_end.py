@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from reportfile import read_report
 
 SECRETS = ("AKIAIOSFODNN7EXAMPLE", "PLANTED-SECRET-VALUE-123")
 
@@ -93,8 +94,12 @@ def test_xdist_keeps_extras_and_masks_worker_secrets(project: pytest.Pytester) -
     result.assert_outcomes(passed=3, failed=1)
     reports = project.path / "reports"
     html = (reports / "report.html").read_text()
-    # pictures travel from the worker to the controller's report inside report.extras
-    assert html.count("data:image/png;base64,") >= 3
+    # pictures travel from the worker to the controller's report: the row refers to them,
+    # the picture store holds them, the dashboard shows the gallery card and the histogram
+    report = read_report(reports / "report.html")
+    assert len(report.pictures_of("test_pipeline.py::test_photo", "pipeline-side-by-side")) == 2
+    assert report.count('class="pipeline-card"') == 1
+    assert report.count('class="pipeline-dashboard-histogram"') == 1
     assert "pipeline-histogram" in html and "pipeline-figures" in html
     record = json.loads((reports / "deployment.json").read_text())
     outcomes = {s: sorted(r["outcome"] for r in rs) for s, rs in record["stage_results"].items()}
