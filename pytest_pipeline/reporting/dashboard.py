@@ -204,7 +204,8 @@ def _slo_html(results: Sequence[TestResult], histograms: Sequence[dict[str, Any]
     )
     pictures = "".join(
         f'<figure class="pipeline-dashboard-histogram" style="margin:8px 0">'
-        f'<img src="{_esc(h["png"])}" alt="{_esc(h["title"])}" style="max-width:720px;'
+        f'<img data-pipeline-picture="{_esc(h["key"])}" alt="{_esc(h["title"])}" '
+        f'style="max-width:720px;'
         f'width:100%;border:1px solid #ddd"><figcaption>{_esc(h["title"])}</figcaption></figure>'
         for h in histograms
     )

@@ -158,8 +158,10 @@ def text_html(title: str, body: str) -> str:
     )
 
 
-def histogram_html(title: str, png: bytes, stats: Percentiles) -> str:
-    """The latency histogram beside its percentile table."""
+def histogram_html(title: str, png: bytes | Picture, stats: Percentiles) -> str:
+    """The latency histogram (PNG bytes, or a stored :class:`Picture`) beside its
+    percentile table."""
+    chart = png if isinstance(png, Picture) else Picture(png, "image/png")
     table = table_html(
         "Percentiles",
         [
@@ -176,5 +178,6 @@ def histogram_html(title: str, png: bytes, stats: Percentiles) -> str:
     return (
         f'<div class="pipeline-histogram" {_BOX}>{_title(title)}'
         f'<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
-        f"{_figure(title, png, 'image/png', 720)}{table}</div></div>"
+        f"{_figure(title, chart.data, chart.mime, 720, chart.key if chart is png else '')}"
+        f"{table}</div></div>"
     )

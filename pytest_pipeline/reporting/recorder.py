@@ -21,7 +21,7 @@ RecordProperty = Callable[[str, object], None]
 DashboardEntry = dict[str, Any]
 """What a test adds to the dashboard on top of the report (JSON, so xdist carries it):
 ``{"kind": "gallery", "title", "pictures": [{"caption", "thumb", "key"}]}``,
-``{"kind": "histogram", "title", "png", "stats"}`` or ``{"kind": "picture", "key", "uri"}``
+``{"kind": "histogram", "title", "key", "stats"}`` or ``{"kind": "picture", "key", "uri"}``
 (a picture for the report's picture store, which holds each distinct picture once)."""
 
 
@@ -93,21 +93,26 @@ class Recorder:
     def _store(self, data: bytes, mime: str) -> tuple[pictures.Picture, pictures.Picture]:
         extras.check_image(data, mime)
         picture, thumb = pictures.for_report(data, mime)
+        self._keep(picture)
+        return picture, thumb
+
+    def _keep(self, picture: pictures.Picture) -> None:
+        """Send ``picture`` to the report's picture store."""
         self._dashboard.append(
             {"kind": "picture", "key": picture.key, "uri": extras.picture_uri(picture)}
         )
-        return picture, thumb
 
     def histogram(self, title: str, values_ms: Sequence[float]) -> Percentiles:
         """A latency histogram and percentile table; p50/p95/p99 and count become figures."""
         stats = percentiles(values_ms)
-        png = render_histogram(title, values_ms)
-        self._blocks.append(extras.histogram_html(title, png, stats))
+        chart = pictures.Picture(render_histogram(title, values_ms), "image/png")
+        self._keep(chart)  # a chart stays a PNG: lines and labels, no JPEG artefacts
+        self._blocks.append(extras.histogram_html(title, chart, stats))
         self._dashboard.append(
             {
                 "kind": "histogram",
                 "title": redact(title),
-                "png": extras.data_uri(png, "image/png"),
+                "key": chart.key,
                 "stats": stats.as_figures(),
             }
         )
