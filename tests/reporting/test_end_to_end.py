@@ -59,6 +59,12 @@ def test_failed_run_reports_everywhere(
 
     html = outputs["report.html"]
     assert 'id="pipeline-summary"' in html
+    # failures first, with the reason and what to do about an infra failure
+    failures = html.split('id="pipeline-failures"', 1)[1].split("</table>", 1)[0]
+    assert html.index('id="pipeline-failures"') < html.index('id="pipeline-summary"')
+    assert "test_pipeline.py::test_stack" in failures and "stack is broken" in failures
+    assert "correct infra/template.yaml or the stack parameters" in failures
+    assert 'id="pipeline-halted"' in html
     assert re.search(r'data-stage=\\?"infra\\?" data-outcome=\\?"failed', html)
     assert re.search(r'data-stage=\\?"deploy\\?" data-outcome=\\?"halted', html)
 
