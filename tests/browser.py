@@ -88,7 +88,7 @@ class Page:
 
     def screenshot(self, selector: str | None = None) -> bytes:
         """A PNG of the page's viewport, or of the element ``selector`` (scrolled to)."""
-        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": selector is not None}
         if selector is not None:
             rect = self.evaluate(
                 f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
@@ -109,13 +109,14 @@ def browser(profile: Path) -> Iterator[Page]:
     """Start a headless Chromium with a fresh profile and yield its first tab."""
     import websocket  # websocket-client
 
+    port_file = profile / "DevToolsActivePort"
+    port_file.unlink(missing_ok=True)  # a reused profile keeps the last run's port
     proc = subprocess.Popen(
         [chromium(), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not port_file.is_file() or not port_file.read_text().strip():
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -165,7 +166,9 @@ DASHBOARD_FACTS = """(() => {
     histogramShown: shown(histogram) && decoded(histogram),
     ledgerSteps: document.querySelectorAll('#pipeline-ledger .step').length,
     emptyLogs: [...document.querySelectorAll('.log')]
-      .filter((e) => e.textContent.trim() === 'No log output captured.').length,
+      .filter((e) => e.textContent.trim() === 'No log output captured.').length
+      + [...document.querySelectorAll('.logwrapper')]
+      .filter((w) => !w.querySelector('.log') && shown(w)).length,
   };
 })()"""
 """What the report tests ask the browser about the dashboard."""

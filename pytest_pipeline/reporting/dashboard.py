@@ -72,6 +72,8 @@ display:flex;align-items:center;justify-content:center;flex-direction:column;cur
 #pipeline-lightbox[hidden]{display:none}
 #pipeline-lightbox img{max-width:95vw;max-height:88vh;background:#fff}
 #pipeline-lightbox figcaption{color:#fff;margin-top:6px}
+.logwrapper:not(:has(.log)){display:none}
+tr.extras-row:not(:has(.log)):not(:has(.extraHTML > *)){display:none}
 </style>
 """
 
