@@ -51,6 +51,7 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     ``--collect-only``: nothing runs, so no log or record is written)."""
     if config.option.help or config.option.collectonly:
         return
+    register_setting_secrets(run.options.get("webhook-url"))
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     run.report_handlers.append(plugin.on_report)
@@ -58,6 +59,17 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     if config.pluginmanager.hasplugin("html"):
         plugin.html_extras = True
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def register_setting_secrets(webhook_url: str | None) -> None:
+    """A webhook URL is its own credential (Slack, Discord and Teams put the token in the
+    path): the whole URL and its last path segment are redacted wherever the run writes."""
+    if not webhook_url:
+        return
+    register_secrets([webhook_url])
+    last = webhook_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if len(last) >= 8 and "." not in last:  # a token, not a host name or a file
+        register_secrets([last])
 
 
 def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[DashboardEntry]:

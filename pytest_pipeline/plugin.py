@@ -66,7 +66,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """One line of where the run goes; with ``-v`` every effective setting and its source."""
     run = config.stash.get(RUN_KEY, None)
-    return [] if run is None else run.header_lines(config.option.verbose > 0)
+    if run is None:
+        return []
+    from pytest_pipeline.reporting.redact import redact
+
+    return [redact(line) for line in run.header_lines(config.option.verbose > 0)]
 
 
 @pytest.hookimpl(tryfirst=True)

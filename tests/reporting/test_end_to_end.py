@@ -127,3 +127,26 @@ def test_xdist_keeps_extras_and_masks_worker_secrets(project: pytest.Pytester) -
 def test_live_log_with_verbose(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-v")
     result.stdout.fnmatch_lines(["*Z INFO    pytest_pipeline.deploy status=ok health wait done"])
+
+
+# A chat webhook's URL is its credential: the token is the last path segment.
+WEBHOOK_TOKEN = "Zx81kQ7mP2rT9vW4yB6nC3dF"  # pragma: allowlist secret
+WEBHOOK_URL = f"http://127.0.0.1:9/services/T0ABCDEF1/B0ABCDEF2/{WEBHOOK_TOKEN}"
+
+
+@pytest.mark.slow
+def test_an_unreachable_webhook_leaks_its_token_nowhere(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_infra(project)
+    monkeypatch.setenv("PIPELINE_WEBHOOK_URL", WEBHOOK_URL)
+    monkeypatch.setenv("PIPELINE_NOTIFICATION_CHANNELS", "webhook,log")
+    result = project.runpytest_subprocess("-v")  # -v: the header lists every setting
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    terminal = result.stdout.str() + result.stderr.str()
+    assert "webhook-url" in terminal and "notification webhook" in terminal.lower()
+    outputs = {"terminal": terminal, **_all_outputs(project.path)}
+    assert "notification webhook" in outputs["pipeline.log"]  # the failure was tried and told
+    for name, text in outputs.items():
+        assert WEBHOOK_TOKEN not in text, f"the webhook token leaked into {name}"
+        assert "127.0.0.1:9/services" not in text or "[REDACTED]" in text, name
