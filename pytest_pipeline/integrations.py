@@ -52,6 +52,8 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     if config.option.help or config.option.collectonly:
         return
     register_setting_secrets(run.options.get("webhook-url"))
+    if run.owns_run:
+        check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     run.report_handlers.append(plugin.on_report)
@@ -59,6 +61,35 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     if config.pluginmanager.hasplugin("html"):
         plugin.html_extras = True
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def check_reports_dir(run: PipelineRun) -> None:
+    """The reports folder exists (or can be made) and takes files, before any test runs:
+    else one line naming the setting, where it came from and what to do (exit 4)."""
+    path = reports_dir(run)
+    problem = ""
+    if path.exists() and not path.is_dir():
+        problem = "is a file, not a folder"
+    else:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".pipeline-write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            problem = f"cannot take the run's reports ({error.strerror or error})"
+    if problem:
+        raise pytest.UsageError(
+            f"pipeline setting 'reports-dir' (from {run.options.source('reports-dir')}): "
+            f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
+            "PIPELINE_REPORTS_DIR"
+        )
+
+
+def reports_dir(run: PipelineRun) -> Path:
+    """The run's reports folder, absolute."""
+    path = Path(str(run.options.get("reports-dir")))
+    return path if path.is_absolute() else run.options.rootdir / path
 
 
 def register_setting_secrets(webhook_url: str | None) -> None:
@@ -212,9 +243,7 @@ class ReportingPlugin:
     def __init__(self, config: pytest.Config, run: PipelineRun) -> None:
         self.config = config
         self.run = run
-        self.reports_dir = Path(str(run.options.get("reports-dir")))
-        if not self.reports_dir.is_absolute():
-            self.reports_dir = run.options.rootdir / self.reports_dir
+        self.reports_dir = reports_dir(run)
         self.annotations: list[github.Annotation] = []
         self.written: list[str] = []
         self.record_path: Path | None = None

@@ -124,7 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
             validate=positive, area="infra"),
     Setting("janitor", "bool", False, "remove stacks left behind by earlier runs", area="infra"),
     # -- deploy --------------------------------------------------------------------------------
-    Setting("app-dir", "path", "app", "the application to bundle and deploy", area="deploy"),
+    Setting("app-dir", "path", "app", "the application to bundle and deploy",
+            must_exist=True, area="deploy"),
     Setting("deploy-timeout", "float", 120.0, "seconds to wait for a deployment",
             validate=positive, area="deploy"),
     Setting("bundle-retention", "int", 10, "application versions to keep",

@@ -239,6 +239,29 @@ BAD = [
         "like us-east-1",
         id="bad-region",
     ),
+    pytest.param(
+        ["--reports-dir=pyproject.toml"],
+        {},
+        "",
+        "pipeline setting 'reports-dir' (from --reports-dir): */pyproject.toml is a file, not a "
+        "folder; name a writable folder with --reports-dir=PATH or PIPELINE_REPORTS_DIR",
+        id="reports-dir-is-a-file",
+    ),
+    pytest.param(
+        [],
+        {"PIPELINE_REPORTS_DIR": "pyproject.toml/reports"},
+        "",
+        "pipeline setting 'reports-dir' (from env PIPELINE_REPORTS_DIR): */pyproject.toml/reports "
+        "cannot take the run's reports (Not a directory); name a writable folder *",
+        id="reports-dir-cannot-be-made",
+    ),
+    pytest.param(
+        ["--app-dir=no-such-app"],
+        {},
+        "",
+        "pipeline setting 'app-dir' (from --app-dir): */no-such-app does not exist",
+        id="missing-app-dir",
+    ),
 ]
 
 
