@@ -322,6 +322,7 @@ class ReportingPlugin:
             halted_stage=halted.value if halted else None,
             run_id=self.run.run_id,
             durations=durations,
+            interrupted_in=self.run.interrupted_in,
         )
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -398,7 +399,12 @@ class ReportingPlugin:
             )
         infra = self.infrastructure()
         rec = record_of(self.run.results, self.deployment(), summary, infra)
-        self.record_path = record.write_record(self.reports_dir, rec, self.ledger(rec))
+        self.record_path = record.write_record(
+            self.reports_dir,
+            rec,
+            self.ledger(rec),
+            {"run_outcome": summary.outcome, "interrupted_in": summary.interrupted_in},
+        )
         self.written.append(f"deployment record: {self.record_path}")
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0

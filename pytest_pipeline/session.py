@@ -478,8 +478,13 @@ class PipelineRun:
             summary.stop = stop
 
     def flush(self) -> None:
-        """Turn tests whose teardown report never came (a crashed worker) into results."""
-        self._done.extend(self._open.values())
+        """Turn tests whose teardown report never came (a crashed worker) into results; in
+        an interrupted run a test that had not failed before the interruption has no verdict
+        and is left out (it must not count as passed)."""
+        unfinished = list(self._open.values())
+        if self.exitstatus == pytest.ExitCode.INTERRUPTED:
+            unfinished = [t for t in unfinished if any(r.failed for r in t.reports)]
+        self._done.extend(unfinished)
         self._open.clear()
         self._settle()
 
@@ -504,11 +509,27 @@ class PipelineRun:
             summaries.append(summary)
         return summaries
 
+    @property
+    def interrupted_in(self) -> str | None:
+        """The stage this process was in when the run was interrupted (Ctrl-C, SIGTERM;
+        ``-`` before any stage), or None when the run was not interrupted."""
+        if self.exitstatus != pytest.ExitCode.INTERRUPTED:
+            return None
+        return self._stage.value if self._stage is not None else "-"
+
     def summary_lines(self) -> list[str]:
         """The terminal summary: one line per stage, then what halted the pipeline."""
         summaries = self.stage_summary()
+        interrupted = self.interrupted_in
+        if interrupted is not None:
+            note = [
+                f"pipeline interrupted in stage {interrupted}: the run did not finish and "
+                "proves nothing; run it again"
+            ]
+        else:
+            note = []
         if not summaries:
-            return []
+            return note
         width = max(len(stage.value) for stage in Stage)
         lines = [
             f"{s.stage.value:<{width}}  {s.outcome:<7}  {s.counts()}  in {s.duration:.2f}s"
@@ -520,7 +541,7 @@ class PipelineRun:
         elif halt is not None:
             failed = ", ".join(stage.value for stage in self.gate.failed_stages())
             lines.append(f"pipeline failed: {failed} (gate off: later stages ran)")
-        return lines
+        return lines + note
 
     def should_destroy(self, name: str) -> bool:
         """The ``teardown`` policy for once-per-run resource ``name``."""

@@ -100,9 +100,15 @@ def _render(data: dict[str, Any]) -> str:
     return text.replace(json.dumps(_RESULTS_SLOT), _results_json(results), 1) + "\n"
 
 
-def record_json(record: DeploymentMetadata, ledger: list[LedgerStep] | None = None) -> str:
+def record_json(
+    record: DeploymentMetadata,
+    ledger: list[LedgerStep] | None = None,
+    run: dict[str, Any] | None = None,
+) -> str:
     """The record as indented JSON (a line per test result), every string redacted; with
-    ``ledger``, the deployment ledger the report's dashboard shows, as ``ledger``.
+    ``ledger``, the deployment ledger the report's dashboard shows, as ``ledger``; with
+    ``run``, how the run ended (``run_outcome``: passed, failed or interrupted, and
+    ``interrupted_in``), whatever the deployment's own status says.
 
     The rendered text is checked for secrets once; only when it may hold one are the
     record's strings redacted one by one and the record rendered again.
@@ -110,6 +116,7 @@ def record_json(record: DeploymentMetadata, ledger: list[LedgerStep] | None = No
     data = record.to_dict()
     if ledger is not None:
         data["ledger"] = ledger_dicts(ledger)
+    data.update(run or {})
     text = _render(data)
     if default_redactor().clean_json_text(text):
         return text
@@ -132,7 +139,11 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 def write_record(
-    reports_dir: Path, record: DeploymentMetadata, ledger: list[LedgerStep] | None = None
+    reports_dir: Path,
+    record: DeploymentMetadata,
+    ledger: list[LedgerStep] | None = None,
+    run: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``<reports_dir>/deployment.json`` (redacted, with ``ledger``) and return its path."""
-    return write_text_atomic(Path(reports_dir) / RECORD_NAME, record_json(record, ledger))
+    """Write ``<reports_dir>/deployment.json`` (redacted, with ``ledger`` and ``run``) and
+    return its path."""
+    return write_text_atomic(Path(reports_dir) / RECORD_NAME, record_json(record, ledger, run))

@@ -15,8 +15,8 @@ One function, :func:`redact`, is applied to the HTML report, JUnit properties,
   a webhook token, …);
 - the credentials inside URLs: user-info (``https://user:pass@host``), the values of query
   parameters named like a credential (``token``, ``key``, ``sig``, ``X-Amz-Signature`` …) and
-  token-like path segments (20 or more letters, digits, ``-`` or ``_`` with both letters and
-  digits, not hexadecimal: the token of a Slack, Discord or Teams webhook URL).
+  token-like path segments of web URLs (20 or more letters, digits, ``-`` or ``_`` mixing
+  upper case, lower case and digits: the token of a Slack or Discord webhook URL).
 """
 
 from __future__ import annotations
@@ -60,17 +60,20 @@ _CREDENTIAL_PARAM = re.compile(
     re.IGNORECASE,
 )
 _TOKEN_SEGMENT = re.compile(
-    r"(?<=/)(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}(?=[/?#]|$)"
+    r"(?<=/)(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*\d)"
+    r"[A-Za-z0-9_-]{20,}(?=[/?#]|$)"
 )
-_HEX = re.compile(r"[0-9a-fA-F]+")
+_WEB = ("http://", "https://", "ws://", "wss://")
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its user-info, credential query values and token-like path segments
-    masked (hexadecimal segments, such as commit ids, are kept)."""
+    """``url`` with its user-info, credential query values and, in web URLs, token-like path
+    segments (20+ characters mixing upper case, lower case and digits) masked."""
     url = _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", url)
     url = _CREDENTIAL_PARAM.sub(lambda m: m.group("name") + MASK, url)
-    return _TOKEN_SEGMENT.sub(lambda m: m.group(0) if _HEX.fullmatch(m.group(0)) else MASK, url)
+    if not url.lower().startswith(_WEB):
+        return url
+    return _TOKEN_SEGMENT.sub(MASK, url)
 
 
 def _urls_hold_credentials(text: str) -> bool:

@@ -23,6 +23,7 @@ NO_STAGE = "unstaged"
 GATE_PREFIX = "pipeline halted"
 
 PASSED, FAILED, HALTED, SKIPPED, NOT_RUN = "passed", "failed", "halted", "skipped", "not run"
+INTERRUPTED = "interrupted"
 OUTCOMES = (PASSED, FAILED, HALTED, SKIPPED, NOT_RUN)
 
 
@@ -54,14 +55,20 @@ class RunSummary:
     url: str | None = None
     halted_stage: str | None = None
     run_id: str | None = None
+    interrupted_in: str | None = None
+    """The stage a run was interrupted in (Ctrl-C, SIGTERM), ``"-"`` before any stage; None
+    for a run that finished."""
 
     @property
     def succeeded(self) -> bool:
-        """True when no stage failed (skipped stages alone do not fail a run)."""
-        return all(stage.outcome != FAILED for stage in self.stages)
+        """True when the run finished and no stage failed (skipped stages alone do not fail
+        a run; an interrupted run never succeeded, whatever ran before)."""
+        return self.interrupted_in is None and all(s.outcome != FAILED for s in self.stages)
 
     @property
     def outcome(self) -> str:
+        if self.interrupted_in is not None:
+            return INTERRUPTED
         return PASSED if self.succeeded else FAILED
 
     def stage(self, name: str) -> StageSummary:
@@ -82,6 +89,7 @@ class RunSummary:
             ("Version label", self.version_label or "-"),
             ("URL", self.url or "-"),
             ("Halted stage", self.halted_stage or "-"),
+            *([("Interrupted in", self.interrupted_in)] if self.interrupted_in else []),
             ("Result", self.outcome),
         ]
 
@@ -151,6 +159,7 @@ def build_summary(
     url: str | None = None,
     halted_stage: str | None = None,
     run_id: str | None = None,
+    interrupted_in: str | None = None,
     expected_stages: Iterable[str] = (),
     durations: Mapping[str, float] | None = None,
 ) -> RunSummary:
@@ -185,6 +194,7 @@ def build_summary(
         url=url,
         halted_stage=halted_stage,
         run_id=run_id,
+        interrupted_in=interrupted_in,
     )
 
 
@@ -198,6 +208,7 @@ _COLOURS = {
     HALTED: "#bc4c00",
     SKIPPED: "#9a6700",
     NOT_RUN: "#57606a",
+    INTERRUPTED: "#cf222e",
 }
 
 
@@ -254,7 +265,14 @@ def _md(value: object) -> str:
     return redact(str(value)).replace("|", "\\|").replace("\n", " ")
 
 
-_ICONS = {PASSED: "✅", FAILED: "❌", HALTED: "⛔", SKIPPED: "⏭️", NOT_RUN: "-"}
+_ICONS = {
+    PASSED: "✅",
+    FAILED: "❌",
+    HALTED: "⛔",
+    SKIPPED: "⏭️",
+    NOT_RUN: "-",
+    INTERRUPTED: "🛑",
+}
 
 
 def summary_markdown(summary: RunSummary) -> str:

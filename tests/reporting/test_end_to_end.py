@@ -150,3 +150,41 @@ def test_an_unreachable_webhook_leaks_its_token_nowhere(
     for name, text in outputs.items():
         assert WEBHOOK_TOKEN not in text, f"the webhook token leaked into {name}"
         assert "127.0.0.1:9/services" not in text or "[REDACTED]" in text, name
+
+
+INTERRUPTING_TEST = """
+import os
+import signal
+import time
+
+import pytest
+
+
+@pytest.mark.postdeploy
+def test_ctrl_c_arrives():
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends
+    time.sleep(5)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_an_interrupted_run_never_a_pass(project: pytest.Pytester) -> None:
+    project.makepyfile(test_zz_interrupt=INTERRUPTING_TEST)
+    result = project.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "pipeline passed" not in out and "Result=passed" not in out
+    result.stdout.fnmatch_lines_random(
+        [
+            "pipeline interrupted in stage postdeploy: the run did not finish and proves "
+            "nothing; run it again",
+            "pipeline interrupted: *Interrupted in=postdeploy, Result=interrupted",
+        ]
+    )
+    assert not re.search(r"^postdeploy +passed", out, re.M), "an unfinished test counted"
+    reports = project.path / "reports"
+    record = json.loads((reports / "deployment.json").read_text())
+    assert (record["run_outcome"], record["interrupted_in"]) == ("interrupted", "postdeploy")
+    assert "finished: interrupted" in (reports / "pipeline.log").read_text()
+    assert "Pipeline run: <span" in (html := (reports / "report.html").read_text())
+    assert "INTERRUPTED</span>" in html

@@ -117,6 +117,14 @@ def test_html_blocks_escape_and_redact() -> None:
             "s3://bucket/bundles/dev-35d16d2-20261204T200918Z.zip",
             "s3://bucket/bundles/dev-35d16d2-20261204T200918Z.zip",
         ),
+        (
+            "file:///tmp/pytest-of-root/pytest-7/test_a_long_test_name_like_this0/report.html",
+            "file:///tmp/pytest-of-root/pytest-7/test_a_long_test_name_like_this0/report.html",
+        ),
+        (
+            "http://127.0.0.1:8000/api/v1/a_long_snake_case_resource_name_2",
+            "http://127.0.0.1:8000/api/v1/a_long_snake_case_resource_name_2",
+        ),
     ],
 )
 def test_credentials_in_urls_are_masked(url: str, masked: str) -> None:
