@@ -277,6 +277,17 @@ def test_every_rule_is_exercised_by_a_flaw() -> None:
     assert {r.id for r in rule_catalogue()} == {rule for rule, _, _ in FLAWS.values()}
 
 
+def test_each_rule_names_its_control_and_the_readme_lists_it() -> None:
+    """Every rule's description names the FSBP/CIS control (or why none); the README's
+    template checks give the rule table and the exact command line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{COMMAND} infra/template.yaml" in readme
+    for rule in rule_catalogue():
+        assert rule.id[0] in "EW" and rule.id[1] == "9" and len(rule.id) == 5
+        assert "Control:" in rule.description and rule.control and rule.fix
+        assert f"| `{rule.id}` | {rule.shortdesc} | {rule.control} | " in readme, rule.id
+
+
 @pytest.mark.parametrize("flaw", sorted(FLAWS))
 def test_each_flaw_alone_fires_its_own_rule(flaw: str, secure: Template, tmp_path: Path) -> None:
     """The flaw gives findings of its rule only, naming the resource, the line and the fix."""

@@ -20,8 +20,11 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 Path = list[str | int]
 
-#: Where each rule is documented (the README's table of template checks).
-DOCS_URL = "https://github.com/pytest-pipeline/pytest-pipeline#template-checks"
+#: The controls the rules name (each rule's description and the README's "Template checks"
+#: table say which one and what to do).
+DOCS_URL = (
+    "https://docs.aws.amazon.com/securityhub/latest/userguide/securityhub-controls-reference.html"
+)
 
 #: A value set by ``!Ref AWS::NoValue``: as if the property were absent.
 NOVALUE = "\x00novalue"
@@ -34,7 +37,7 @@ SECRET_NAME = re.compile(
 # Names that carry where a secret is, not the secret itself.
 SECRET_POINTER = re.compile(
     r"(arn|name|id|path|uri|url|parameter|param|ref|reference|length|policy|rotation|"
-    r"region|kms|key[_-]?id|file)$",
+    r"region|kms|key[_-]?id|file|ttl|timeout|expiry|expires|enabled|header|type|mode)$",
     re.IGNORECASE,
 )
 

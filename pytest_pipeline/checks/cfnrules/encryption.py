@@ -52,16 +52,16 @@ class QueueEncryption(c.PipelineRule):
 
 
 class KeyRotation(c.PipelineRule):
-    """Symmetric KMS keys rotate. Control: AWS FSBP KMS.4; CIS AWS Foundations 3.6."""
+    """Symmetric KMS keys rotate. Control: AWS FSBP KMS.4; CIS AWS Foundations v1.4 3.8."""
 
     id = "E9509"
     shortdesc = "KMS keys rotate their key material"
     description = (
         "EnableKeyRotation true on every symmetric encryption key (asymmetric and HMAC "
         "keys cannot rotate and are not checked). Control: AWS FSBP KMS.4; CIS AWS "
-        "Foundations 3.6 (3.8 in v1.4)."
+        "Foundations v1.4 3.8."
     )
-    control = "FSBP KMS.4; CIS 3.6"
+    control = "FSBP KMS.4; CIS v1.4 3.8"
     fix = "set EnableKeyRotation: true"
 
     def findings(self, cfn: Any) -> Iterator[Any]:

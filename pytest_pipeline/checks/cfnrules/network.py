@@ -53,7 +53,7 @@ def exposed_ports(rule: Mapping[str, Any]) -> list[str]:
 
 class AdminPortsOpen(c.PipelineRule):
     """No admin or database port open to 0.0.0.0/0 or ::/0. Control: AWS FSBP EC2.13,
-    EC2.14, EC2.53, EC2.54, EC2.19; CIS AWS Foundations 5.2, 5.3."""
+    EC2.14, EC2.53, EC2.54, EC2.19; CIS AWS Foundations v1.4 5.2, 5.3."""
 
     id = "E9201"
     shortdesc = "Security groups do not open admin or database ports to the internet"
@@ -62,9 +62,9 @@ class AdminPortsOpen(c.PipelineRule):
         "(in a security group, a SecurityGroupIngress resource, or an Elastic Beanstalk "
         "key pair without SSHSourceRestriction, which opens SSH to the world). Control: AWS "
         "FSBP EC2.13 (22), EC2.14 (3389), EC2.53/EC2.54 (remote administration, IPv4/IPv6), "
-        "EC2.19 (high-risk ports); CIS AWS Foundations 5.2, 5.3."
+        "EC2.19 (high-risk ports); CIS AWS Foundations v1.4 5.2, 5.3."
     )
-    control = "FSBP EC2.13, EC2.14, EC2.53, EC2.54, EC2.19; CIS 5.2, 5.3"
+    control = "FSBP EC2.13, EC2.14, EC2.53, EC2.54, EC2.19; CIS v1.4 5.2, 5.3"
     fix = (
         "allow the port only from a known range or security group (a bastion, the VPN), or "
         "use Session Manager instead of SSH/RDP"

@@ -10,16 +10,16 @@ from pytest_pipeline.checks.cfnrules import _common as c
 
 
 class BucketEncryption(c.PropertyRule):
-    """Default encryption. Control: AWS FSBP S3.4; CIS AWS Foundations 2.1.1."""
+    """Default encryption. Control: AWS FSBP S3.4; CIS AWS Foundations v1.4 2.1.1."""
 
     id = "E9501"
     shortdesc = "S3 buckets declare default server-side encryption"
     description = (
         "The bucket declares BucketEncryption (SSE-S3 or SSE-KMS), so the stack says what "
         "protects the objects. Formerly PIPE-S3-ENCRYPTION. Control: AWS FSBP S3.4; CIS AWS "
-        "Foundations 2.1.1."
+        "Foundations v1.4 2.1.1."
     )
-    control = "FSBP S3.4; CIS 2.1.1"
+    control = "FSBP S3.4; CIS v1.4 2.1.1"
     resource_type = "AWS::S3::Bucket"
     paths = ("BucketEncryption.ServerSideEncryptionConfiguration",)
     what = "S3 bucket has no default server-side encryption"
@@ -29,15 +29,15 @@ class BucketEncryption(c.PropertyRule):
 
 
 class BucketPublicAccess(c.PropertyRule):
-    """Public access block. Control: AWS FSBP S3.8; CIS AWS Foundations 2.1.4."""
+    """Public access block. Control: AWS FSBP S3.8; CIS AWS Foundations v1.4 2.1.5."""
 
     id = "E9502"
     shortdesc = "S3 buckets block public access"
     description = (
         "All four PublicAccessBlockConfiguration flags are true. Formerly "
-        "PIPE-S3-PUBLIC-ACCESS. Control: AWS FSBP S3.8; CIS AWS Foundations 2.1.4."
+        "PIPE-S3-PUBLIC-ACCESS. Control: AWS FSBP S3.8; CIS AWS Foundations v1.4 2.1.5."
     )
-    control = "FSBP S3.8; CIS 2.1.4"
+    control = "FSBP S3.8; CIS v1.4 2.1.5"
     resource_type = "AWS::S3::Bucket"
     paths = tuple(
         f"PublicAccessBlockConfiguration.{flag}"
@@ -89,15 +89,15 @@ def _denies_plain_http(policy: Mapping[str, Any]) -> bool:
 
 
 class BucketTlsOnly(c.PipelineRule):
-    """TLS-only bucket policy. Control: AWS FSBP S3.5."""
+    """TLS-only bucket policy. Control: AWS FSBP S3.5; CIS AWS Foundations v1.4 2.1.2."""
 
     id = "E9504"
     shortdesc = "S3 buckets deny requests over plain HTTP"
     description = (
         "A bucket policy on the bucket denies requests whose aws:SecureTransport is false. "
-        "Formerly PIPE-S3-TLS-ONLY. Control: AWS FSBP S3.5."
+        "Formerly PIPE-S3-TLS-ONLY. Control: AWS FSBP S3.5; CIS AWS Foundations v1.4 2.1.2."
     )
-    control = "FSBP S3.5"
+    control = "FSBP S3.5; CIS v1.4 2.1.2"
     fix = (
         "add an AWS::S3::BucketPolicy denying s3:* when aws:SecureTransport is false, on the "
         "bucket and its objects"
