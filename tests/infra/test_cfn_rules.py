@@ -243,6 +243,99 @@ FLAWS: dict[str, tuple[str, str, Mutation]] = {
 }
 
 
+def _via_configuration_template(t: Template) -> None:
+    """The environment's settings moved into a ConfigurationTemplate it names."""
+    settings = _props(t, ENV).pop("OptionSettings")
+    t["Resources"]["Config"] = {
+        "Type": "AWS::ElasticBeanstalk::ConfigurationTemplate",
+        "Properties": {
+            "ApplicationName": {"Ref": "Application"},
+            "SolutionStackName": _props(t, ENV).pop("SolutionStackName"),
+            "OptionSettings": settings,
+        },
+    }
+    _props(t, ENV)["TemplateName"] = {"Ref": "Config"}
+
+
+def _classic_load_balancer(t: Template) -> None:
+    """A classic load balancer terminating HTTPS with a TLS 1.2 reference policy."""
+    _drop_https(t)
+    _option(t, "aws:elasticbeanstalk:environment", "LoadBalancerType").update(Value="classic")
+    for name, value in (
+        ("ListenerProtocol", "HTTPS"),
+        ("InstancePort", "80"),
+        ("SSLCertificateId", {"Ref": "CertificateArn"}),
+    ):
+        _add_option("aws:elb:listener:443", name, value)(t)
+    _add_option("aws:elb:policies:tls", "SSLReferencePolicy", "ELBSecurityPolicy-TLS-1-2-2017-01")(
+        t
+    )
+    _add_option("aws:elb:policies:tls", "LoadBalancerPorts", "443")(t)
+
+
+def _single_instance(t: Template) -> None:
+    """No load balancer: no listener to check."""
+    _drop_https(t)
+    _option(t, "aws:elasticbeanstalk:environment", "EnvironmentType").update(Value="SingleInstance")
+    _options(t).remove(_option(t, "aws:elasticbeanstalk:environment", "LoadBalancerType"))
+
+
+def _retain_always(t: Template) -> None:
+    for logical_id in ("Table", "Bucket"):
+        _res(t, logical_id).update(DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
+    t.pop("Transform")
+    t["Conditions"].pop("IsProduction")
+
+
+# Other ways to comply: each must give no finding at all.
+COMPLIANT: dict[str, Mutation] = {
+    "settings-in-a-configuration-template": _via_configuration_template,
+    "classic-load-balancer-with-https": _classic_load_balancer,
+    "single-instance-environment": _single_instance,
+    "literal-retain-without-transform": _retain_always,
+    "ssh-key-pair-restricted": lambda t: [
+        _add_option(LAUNCH, "EC2KeyName", "ops")(t),
+        _add_option(LAUNCH, "SSHSourceRestriction", "tcp, 22, 22, 10.0.0.0/8")(t),
+    ],
+    "secret-through-environmentsecrets": _add_option(
+        "aws:elasticbeanstalk:application:environmentsecrets",
+        "DB_PASSWORD",
+        {"Ref": "AppSecret"},
+    ),
+    "secret-reference-in-codebuild": lambda t: t["Resources"].update(
+        Build={
+            "Type": "AWS::CodeBuild::Project",
+            "Properties": {
+                "ServiceRole": {"Fn::GetAtt": ["FunctionRole", "Arn"]},
+                "Artifacts": {"Type": "NO_ARTIFACTS"},
+                "Source": {"Type": "NO_SOURCE", "BuildSpec": "version: 0.2"},
+                "Environment": {
+                    "Type": "LINUX_CONTAINER",
+                    "ComputeType": "BUILD_GENERAL1_SMALL",
+                    "Image": "aws/codebuild/standard:7.0",
+                    "EnvironmentVariables": [
+                        {"Name": "API_TOKEN", "Type": "SECRETS_MANAGER", "Value": "app/token"}
+                    ],
+                },
+            },
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(COMPLIANT))
+def test_other_ways_to_comply_give_no_finding(
+    variant: str, secure: Template, tmp_path: Path
+) -> None:
+    """Settings in a ConfigurationTemplate, a classic load balancer with HTTPS, a
+    single-instance environment, literal Retain, a restricted key pair, secrets passed by
+    reference: the rules see them, and nothing fires."""
+    template = copy.deepcopy(secure)
+    COMPLIANT[variant](template)
+    findings = scan_template(_write(tmp_path, template))
+    assert findings == [], [f.describe() for f in findings]
+
+
 @pytest.fixture(scope="module")
 def secure() -> Template:
     """The secure stack as plain JSON data."""
