@@ -43,13 +43,14 @@ class Imdsv2Only(_eb.SettingRule):
     description = (
         "IMDSv1 answers any request that reaches the instance (an SSRF in the app hands "
         "out the instance role's credentials); DisableIMDSv1 makes instances require "
-        "IMDSv2 session tokens. Control: AWS FSBP AutoScaling.3, EC2.8."
+        "IMDSv2 session tokens. Set it explicitly: its default differs between platform "
+        "branches. Control: AWS FSBP AutoScaling.3, EC2.8."
     )
     control = "FSBP AutoScaling.3, EC2.8"
     namespace = "aws:autoscaling:launchconfiguration"
     option = "DisableIMDSv1"
     accepted = ("true",)
-    what = "instances accept IMDSv1"
+    what = "instances may accept IMDSv1"
     fix = 'set aws:autoscaling:launchconfiguration DisableIMDSv1 to "true"'
 
 
