@@ -66,7 +66,9 @@ TAG_RUN = "pipeline:run-id"
 TAG_COMMIT = "pipeline:commit"
 TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+# AUTO_EXPAND: the template uses the AWS::LanguageExtensions transform (conditional
+# DeletionPolicy); CreateStack requires it, change sets accept it.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 REQUIRED_OUTPUTS = (
     "TableName",
