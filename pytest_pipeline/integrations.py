@@ -403,7 +403,11 @@ class ReportingPlugin:
             self.reports_dir,
             rec,
             self.ledger(rec),
-            {"run_outcome": summary.outcome, "interrupted_in": summary.interrupted_in},
+            {
+                "run_outcome": summary.outcome,
+                "interrupted_in": summary.interrupted_in,
+                "interrupted_by": self.run.interrupted_by,
+            },
         )
         self.written.append(f"deployment record: {self.record_path}")
         exitstatus = self.run.exitstatus or 0

@@ -59,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Unregister the run's hooks (``get_run`` keeps working for late readers)."""
     run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.term.uninstall()
     if run is not None and config.pluginmanager.is_registered(run):
         config.pluginmanager.unregister(run)
 

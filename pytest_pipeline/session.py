@@ -28,6 +28,7 @@ from pytest_pipeline import runonce
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.options import PipelineOptions
+from pytest_pipeline.signals import TermAsInterrupt
 from pytest_pipeline.stages import Gate, Halt, Stage, first_line
 
 PLUGIN_NAME = "pipeline-run"
@@ -217,6 +218,8 @@ class PipelineRun:
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
+        self.term = TermAsInterrupt()
+        """SIGTERM as Ctrl-C while the run lasts (installed by :meth:`start`)."""
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -238,6 +241,7 @@ class PipelineRun:
         run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
+        run.term.install()
         return run
 
     @property
@@ -517,14 +521,21 @@ class PipelineRun:
             return None
         return self._stage.value if self._stage is not None else "-"
 
+    @property
+    def interrupted_by(self) -> str | None:
+        """``SIGTERM`` or ``Ctrl-C`` for an interrupted run, else None."""
+        if self.exitstatus != pytest.ExitCode.INTERRUPTED:
+            return None
+        return self.term.received or "Ctrl-C"
+
     def summary_lines(self) -> list[str]:
         """The terminal summary: one line per stage, then what halted the pipeline."""
         summaries = self.stage_summary()
         interrupted = self.interrupted_in
         if interrupted is not None:
             note = [
-                f"pipeline interrupted in stage {interrupted}: the run did not finish and "
-                "proves nothing; run it again"
+                f"pipeline interrupted by {self.interrupted_by} in stage {interrupted}: the "
+                "run did not finish and proves nothing; run it again"
             ]
         else:
             note = []

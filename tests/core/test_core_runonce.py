@@ -194,3 +194,41 @@ def test_teardown_failure_becomes_a_warning(pytester: pytest.Pytester) -> None:
             "it may be left behind: RuntimeError: stack s1 is stuck in DELETE_FAILED"
         ]
     )
+
+
+TERMINATED_TEST = """
+import os
+import signal
+import time
+
+import pytest
+
+
+@pytest.mark.deploy
+def test_ci_cancels_the_job(stack):
+    os.kill(os.getpid(), signal.SIGTERM)  # what CI sends on cancel or timeout
+    time.sleep(5)
+
+
+@pytest.mark.postdeploy
+def test_never_reached():
+    pass
+"""
+
+
+def test_sigterm_runs_the_teardown_and_the_verdict_says_interrupted(
+    pytester: pytest.Pytester,
+) -> None:
+    log = pytester.path / "log.txt"
+    pytester.makepyfile(runonce_resources=RESOURCES)
+    pytester.makeconftest(PIPELINE_CONFTEST.replace("{ref}", "runonce_resources:destroy"))
+    pytester.makepyfile(test_it=TERMINATED_TEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNONCE_LOG", str(log))
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "destroy s1" in log.read_text(), "the once-per-run teardown did not run"
+    result.stdout.fnmatch_lines(
+        ["pipeline interrupted by SIGTERM in stage deploy: the run did not finish*"]
+    )
+    assert "pipeline passed" not in result.stdout.str()

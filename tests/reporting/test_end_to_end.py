@@ -176,7 +176,7 @@ def test_ctrl_c_is_an_interrupted_run_never_a_pass(project: pytest.Pytester) -> 
     assert "pipeline passed" not in out and "Result=passed" not in out
     result.stdout.fnmatch_lines_random(
         [
-            "pipeline interrupted in stage postdeploy: the run did not finish and proves "
+            "pipeline interrupted by Ctrl-C in stage postdeploy: the run did not finish and proves "
             "nothing; run it again",
             "pipeline interrupted: *Interrupted in=postdeploy, Result=interrupted",
         ]
