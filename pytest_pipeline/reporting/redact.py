@@ -15,8 +15,9 @@ One function, :func:`redact`, is applied to the HTML report, JUnit properties,
   a webhook token, …);
 - the credentials inside URLs: user-info (the ``name:password@`` before a URL's host), the
   values of query parameters named like a credential (``token``, ``key``, ``sig``,
-  ``X-Amz-Signature`` …) and token-like path segments of web URLs (20 or more letters, digits, ``-`` or ``_`` mixing
-  upper case, lower case and digits: the token of a Slack or Discord webhook URL).
+  ``X-Amz-Signature`` …) and token-like path segments of web URLs (20 or more letters,
+  digits, ``-`` or ``_`` mixing upper case, lower case and digits: the token of a Slack or
+  Discord webhook URL).
 """
 
 from __future__ import annotations
