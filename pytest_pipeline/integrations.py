@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -399,17 +400,29 @@ class ReportingPlugin:
             )
         infra = self.infrastructure()
         rec = record_of(self.run.results, self.deployment(), summary, infra)
-        self.record_path = record.write_record(
-            self.reports_dir,
-            rec,
-            self.ledger(rec),
-            {
-                "run_outcome": summary.outcome,
-                "interrupted_in": summary.interrupted_in,
-                "interrupted_by": self.run.interrupted_by,
-            },
-        )
-        self.written.append(f"deployment record: {self.record_path}")
+        try:
+            self.record_path = record.write_record(
+                self.reports_dir,
+                rec,
+                self.ledger(rec),
+                {
+                    "run_outcome": summary.outcome,
+                    "interrupted_in": summary.interrupted_in,
+                    "interrupted_by": self.run.interrupted_by,
+                },
+            )
+            self.written.append(f"deployment record: {self.record_path}")
+        except OSError as error:
+            # The record of a deploy is what later jobs and people rely on: losing it fails
+            # the run, whatever its tests said.
+            problem = (
+                f"the deployment record {self.reports_dir / record.RECORD_NAME} could not be "
+                f"written ({error.strerror or error}): free space or fix the folder "
+                "(--reports-dir), then run again"
+            )
+            log.error("%s", problem, extra={"status": "failed"})
+            self.run.end_problems.append(problem)
+            summary = self.final_summary = replace(summary, problems=(problem,))
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():

@@ -110,3 +110,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     for problem in run.finish(exitstatus):
         warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
+    if run.end_problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

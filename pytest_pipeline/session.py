@@ -218,6 +218,8 @@ class PipelineRun:
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
+        self.end_problems: list[str] = []
+        """What failed at the end of the run itself: the run fails (exit status 1)."""
         self.term = TermAsInterrupt()
         """SIGTERM as Ctrl-C while the run lasts (installed by :meth:`start`)."""
 
@@ -539,6 +541,7 @@ class PipelineRun:
             ]
         else:
             note = []
+        note += [f"pipeline failed: {problem}" for problem in self.end_problems]
         if not summaries:
             return note
         width = max(len(stage.value) for stage in Stage)

@@ -58,12 +58,18 @@ class RunSummary:
     interrupted_in: str | None = None
     """The stage a run was interrupted in (Ctrl-C, SIGTERM), ``"-"`` before any stage; None
     for a run that finished."""
+    problems: tuple[str, ...] = ()
+    """What failed at the end of the run itself (the deployment record not written …)."""
 
     @property
     def succeeded(self) -> bool:
-        """True when the run finished and no stage failed (skipped stages alone do not fail
-        a run; an interrupted run never succeeded, whatever ran before)."""
-        return self.interrupted_in is None and all(s.outcome != FAILED for s in self.stages)
+        """True when the run finished, no stage failed and its end went right (skipped stages
+        alone do not fail a run; an interrupted run never succeeded, whatever ran before)."""
+        return (
+            self.interrupted_in is None
+            and not self.problems
+            and all(s.outcome != FAILED for s in self.stages)
+        )
 
     @property
     def outcome(self) -> str:
@@ -90,6 +96,7 @@ class RunSummary:
             ("URL", self.url or "-"),
             ("Halted stage", self.halted_stage or "-"),
             *([("Interrupted in", self.interrupted_in)] if self.interrupted_in else []),
+            *[("Problem", problem) for problem in self.problems],
             ("Result", self.outcome),
         ]
 

@@ -188,3 +188,33 @@ def test_ctrl_c_is_an_interrupted_run_never_a_pass(project: pytest.Pytester) -> 
     assert "finished: interrupted" in (reports / "pipeline.log").read_text()
     assert "Pipeline run: <span" in (html := (reports / "report.html").read_text())
     assert "INTERRUPTED</span>" in html
+
+
+RECORD_BLOCKER = """
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.postdeploy
+def test_the_record_cannot_be_written():
+    # deployment.json becomes a folder: as a full disk or a read-only mount, the write fails
+    (Path("reports") / "deployment.json").mkdir(parents=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_record_that_cannot_be_written_fails_the_run(project: pytest.Pytester) -> None:
+    project.makepyfile(test_zz_record=RECORD_BLOCKER)
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "pipeline failed: the deployment record */reports/deployment.json could not be "
+            "written (Is a directory): free space or fix the folder (--reports-dir), then run "
+            "again",
+        ]
+    )
+    assert "pipeline passed" not in result.stdout.str()
+    assert "finished: failed" in (project.path / "reports" / "pipeline.log").read_text()
