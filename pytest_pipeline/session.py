@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline import runonce
+from pytest_pipeline import envlock, runonce
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.options import PipelineOptions
@@ -37,6 +37,7 @@ KEEP_RUNS = 20
 PRUNE_AFTER_S = 3600.0
 WORKERINPUT_ID = "pipeline_run_id"
 WORKERINPUT_DIR = "pipeline_run_dir"
+WORKERINPUT_OWNER = "pipeline_run_owner_pid"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # End-of-run phases of finalizers, in the order they run (then once-per-run teardown):
@@ -218,6 +219,8 @@ class PipelineRun:
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
+        self.owner_pid = os.getpid()
+        """The run's owning process (the xdist controller's pid in a worker)."""
         self.end_problems: list[str] = []
         """What failed at the end of the run itself: the run fails (exit status 1)."""
         self.term = TermAsInterrupt()
@@ -231,16 +234,19 @@ class PipelineRun:
         options = PipelineOptions.from_config(pytest_config)
         config = PipelineConfig.from_options(options)
         workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
+        owner_pid = os.getpid()
         if workerinput is not None and WORKERINPUT_DIR in workerinput:
             run_id = str(workerinput[WORKERINPUT_ID])
             run_dir = Path(workerinput[WORKERINPUT_DIR])
             role = "worker"
+            owner_pid = int(workerinput.get(WORKERINPUT_OWNER, owner_pid))
         else:
             run_id = new_run_id()
             run_dir = _make_run_dir(options.rootdir, run_id)
             dist = pytest_config.getoption("dist", default="no")
             role = "controller" if dist not in (None, "no") else "single"
         run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
+        run.owner_pid = owner_pid
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
         run.term.install()
@@ -282,6 +288,23 @@ class PipelineRun:
         except FileNotFoundError:
             return None
         return data if isinstance(data, dict) else None
+
+    @property
+    def environment_key(self) -> str:
+        """What one run at a time may use: the environment and its stack."""
+        return f"{self.options.get('env')}-{self.options.get('stack-name')}"
+
+    def hold_environment(self) -> str | None:
+        """Hold this run's environment until the run ends (every process of the run may
+        call it); a note when a killed run's lock was taken over. Raises
+        ``envlock.EnvironmentBusy`` naming the live run that holds it."""
+        holder = envlock.owner(self.run_id, self.owner_pid, self.environment_key)
+        return envlock.acquire(self.lock_dir, self.environment_key, holder)
+
+    @property
+    def lock_dir(self) -> Path:
+        """Where the environments' locks of this checkout live."""
+        return self.options.rootdir / ".pipeline" / "locks"
 
     def once(
         self,
@@ -588,6 +611,7 @@ class PipelineRun:
         if self.owns_run:
             self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
             problems.extend(failure.describe() for failure in self.teardown_failures)
+            envlock.release(self.lock_dir, self.environment_key, self.run_id)
         return problems
 
 
