@@ -1,9 +1,16 @@
-"""Parametrization of the postdeploy suite from data: the image manifest and the cases files."""
+"""Parametrization of the postdeploy suite from data, and the photo answers its rules share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from pytest_pipeline.checks.contract import REQUIRED_SPECS
+from pytest_pipeline.checks.http import ServiceClient
+from pytest_pipeline.checks.probes import Probe, probe_photo
 from pytest_pipeline.checks.thresholds import parse_threshold
 from pytest_pipeline.session import get_run
 
@@ -14,3 +21,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         texts = get_run(metafunc.config).options.get("threshold")
         thresholds = [parse_threshold(t) for t in texts]
         metafunc.parametrize("threshold", thresholds, ids=[t.label for t in thresholds])
+
+
+@pytest.fixture(scope="session")
+def photo_probe(
+    service: ServiceClient, service_specs: dict[str, Any]
+) -> Callable[[Any, str], Probe]:
+    """``photo_probe(case, spec_id)``: one ``POST /api/v1/photos`` per photo and spec, judged
+    once and shared by the tests of each photo rule.
+
+    A spec beyond the contract's required ``us`` and ``eu`` is only tried when
+    ``GET /api/v1/specs`` offers it (else the test is skipped).
+    """
+    probes: dict[tuple[str, str], Probe] = {}
+
+    def probe(case: Any, spec_id: str) -> Probe:
+        if spec_id not in REQUIRED_SPECS and spec_id not in service_specs:
+            pytest.skip(f"spec {spec_id!r} is optional and GET /api/v1/specs does not offer it")
+        key = (case.file, spec_id)
+        if key not in probes:
+            probes[key] = probe_photo(
+                service,
+                Path(case.path),
+                case.media_type,
+                spec_id,
+                service_specs.get(spec_id),
+                case.status,
+                case.error or None,
+                case.also_correct,
+            )
+        return probes[key]
+
+    return probe

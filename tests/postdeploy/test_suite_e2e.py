@@ -57,19 +57,19 @@ FAULTS = {
     ],
     "500-on-image": [
         (
-            "test_photo[[]astronaut_dark.jpg-us]",
+            "test_photo_answer[[]astronaut_dark.jpg-us]",
             "*POST /api/v1/photos (astronaut_dark.jpg, spec=us): expected HTTP 200, got 500*",
         )
     ],
     "grey-background": [
         (
-            "test_photo[[]astronaut_gray.jpg-us]",
-            "*background is not white: only 0% of the border is near white*",
+            "test_photo_background_white[[]astronaut_gray.jpg-us]",
+            "*background is not white: only 0% of the * background pixels*",
         )
     ],
     "wrong-size": [
         (
-            "test_photo[[]astronaut.jpg-us]",
+            "test_photo_answer[[]astronaut.jpg-us]",
             "*output picture is 560x600 px, the spec says 600x600*",
         )
     ],
