@@ -446,12 +446,25 @@ def check_preflight_denied(resp: Response, origin: str) -> list[str]:
 
 
 def check_security_headers(resp: Response, https: bool) -> list[str]:
-    """``X-Content-Type-Options: nosniff`` everywhere; HSTS with a max-age when over HTTPS."""
+    """``X-Content-Type-Options: nosniff``, a ``Content-Security-Policy`` and framing denied
+    (``X-Frame-Options: DENY`` or CSP ``frame-ancestors 'none'``) on every answer; HSTS with
+    a max-age when over HTTPS."""
     problems: list[str] = []
     if (resp.header("X-Content-Type-Options") or "").strip().lower() != "nosniff":
         problems.append(
             f"{resp.request}: expected X-Content-Type-Options: nosniff, "
             f"got {resp.header('X-Content-Type-Options')!r}"
+        )
+    csp = (resp.header("Content-Security-Policy") or "").strip()
+    if not csp:
+        problems.append(f"{resp.request}: expected a Content-Security-Policy header, got none")
+    frame_options = (resp.header("X-Frame-Options") or "").strip().upper()
+    ancestors = re.search(r"(?:^|;)\s*frame-ancestors\s+'none'\s*(?:;|$)", csp, re.IGNORECASE)
+    if frame_options != "DENY" and not ancestors:
+        problems.append(
+            f"{resp.request}: framing must be denied (X-Frame-Options: DENY or CSP "
+            f"frame-ancestors 'none'), got X-Frame-Options {resp.header('X-Frame-Options')!r} "
+            f"and CSP {csp or None!r}"
         )
     if https:
         hsts = resp.header("Strict-Transport-Security") or ""

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_pipeline.checks.contract import REQUIRED_SPECS
+from pytest_pipeline.checks.fuzz import operations
 from pytest_pipeline.checks.http import ServiceClient
 from pytest_pipeline.checks.probes import Probe, probe_photo
 from pytest_pipeline.checks.thresholds import parse_threshold
@@ -21,6 +22,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         texts = get_run(metafunc.config).options.get("threshold")
         thresholds = [parse_threshold(t) for t in texts]
         metafunc.parametrize("threshold", thresholds, ids=[t.label for t in thresholds])
+    if "fuzz_target" in metafunc.fixturenames:
+        targets, ids = _fuzz_targets(metafunc.config)
+        metafunc.parametrize("fuzz_target", targets, ids=ids)
+
+
+def _fuzz_targets(config: pytest.Config) -> tuple[list[Any], list[str]]:
+    """``(operation, mode)`` per operation of the contract document and generation mode;
+    a single message (the test fails with it) when the document cannot be used."""
+    contract = Path(get_run(config).options.get("contract"))
+    try:
+        ops = operations(contract)
+    except (OSError, ValueError) as error:
+        return [f"setting contract: {error} (set --contract / PIPELINE_CONTRACT)"], ["contract"]
+    if not ops:
+        return [f"setting contract: {contract} documents no operation"], ["contract"]
+    targets = [(op, mode) for op in ops for mode in op.modes]
+    return targets, [f"{op.label}-{mode}" for op, mode in targets]
 
 
 @pytest.fixture(scope="session")
