@@ -162,7 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("contract", "path", "app/openapi.yaml",
             "OpenAPI 3.1 document of the service contract (what the fuzzing tests send and expect)",
             must_exist=True, area="postdeploy"),
-    Setting("fuzz-examples", "int", 12,
+    Setting("fuzz-examples", "int", 30,
             "generated requests per operation of the contract's fuzzing tests (Schemathesis)",
             validate=at_least(1), area="postdeploy"),
     Setting("fuzz-seed", "int", 22,

@@ -139,6 +139,17 @@ def alpha_png() -> bytes:
     return _png(Image.fromarray(rgba, "RGBA"))
 
 
+def hidden_face_alpha() -> bytes:
+    """The portrait with a second, smaller copy of the head in its top-left corner, fully
+    transparent with its pixels kept: one face once composited on white, two when the alpha
+    channel is dropped."""
+    rgb = astronaut().copy()
+    rgb[:200, :200] = _resize(rgb[20:260, 120:360], (200, 200))
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:200, :200] = 0
+    return _png(Image.fromarray(np.dstack([rgb, alpha]), "RGBA"))
+
+
 def webp() -> bytes:
     """The portrait as lossy WebP."""
     buf = io.BytesIO()
@@ -250,6 +261,20 @@ CASES = [
         "",
         1,
         "RGBA PNG with a transparent margin.",
+        "astronaut",
+        specs=OK,
+        rule="input: transparency is composited on white",
+    ),
+    Case(
+        "astronaut_hidden_face_alpha.png",
+        hidden_face_alpha,
+        "image/png",
+        200,
+        "",
+        1,
+        "The portrait with a smaller copy of the head in the top-left corner, fully "
+        "transparent with its pixels kept: one face once composited on white, two if the "
+        "alpha channel is dropped.",
         "astronaut",
         specs=OK,
         rule="input: transparency is composited on white",

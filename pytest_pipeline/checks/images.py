@@ -222,6 +222,20 @@ def _upright(face: face_model.DetectedFace) -> bool:
     return tilt <= MAX_TILT_DEGREES and face.mouth_y > face.eye_y
 
 
+def _best_turn(rgb: NDArray[np.uint8], score: float) -> int:
+    """The quarter turns (0-3, counter-clockwise) at which the face is found most surely.
+
+    The detector also finds an upside-down or sideways face, with its keypoints laid out as
+    if upright but a lower score; the turn that scores best shows which way is up.
+    """
+    best, turn = score, 0
+    for quarter in (1, 2, 3):
+        found = face_model.detect(np.ascontiguousarray(np.rot90(rgb, quarter)))
+        if found and max(f.score for f in found) > best:
+            best, turn = max(f.score for f in found), quarter
+    return turn
+
+
 def judge_photo(data: bytes, spec: Mapping[str, Any]) -> PhotoVerdict:
     """Judge an output photo for ``spec``, each rule of :data:`PHOTO_RULES` separately."""
     try:
@@ -238,7 +252,8 @@ def judge_photo(data: bytes, spec: Mapping[str, Any]) -> PhotoVerdict:
     rgb = np.ascontiguousarray(picture.pixels[:, :, :3])
     found = face_model.detect(rgb)
     verdict.faces = [f.box for f in found]
-    upright = [f for f in found if _upright(f)]
+    turn = _best_turn(rgb, found[0].score) if len(found) == 1 else 0
+    upright = [f for f in found if _upright(f)] if turn == 0 else []
     one_face: list[str] = []
     if len(found) != 1:
         one_face.append(
@@ -246,9 +261,10 @@ def judge_photo(data: bytes, spec: Mapping[str, Any]) -> PhotoVerdict:
             f"(BlazeFace) found {len(found)} {verdict.faces}"
         )
     elif not upright:
+        how = f"turned by {90 * turn} degrees" if turn else "tilted"
         one_face.append(
-            f"the face in the output photo is not upright (eyes at {found[0].keypoints[:2]}, "
-            f"mouth at {found[0].keypoints[3]}): a rotated or mirrored-upside-down picture"
+            f"the face in the output photo is not upright: it is found most surely with the "
+            f"photo {how} (a rotated, sideways or upside-down picture)"
         )
     verdict.rules["one_face"] = one_face
     if not upright:
