@@ -177,7 +177,6 @@ MODES = (
     "trace-on-bad-json",
     "emails-500-on-non-string",
     "eu-spec-wrong",
-    "500-on-image",
     "slow-specs",
     "lying-health",
     "health-down",
@@ -194,8 +193,6 @@ def short_circuit(modes: frozenset[str], method: str, path: str, body: bytes) ->
     if "health-down" in modes and path.startswith("/health"):
         payload = {"status": "fail", "version": "x", "checks": {"app": {"status": "fail"}}}
         return 503, {"Content-Type": "application/json"}, json.dumps(payload).encode()
-    if "500-on-image" in modes and uploads(body, "astronaut_dark.jpg"):
-        return _error(500, "internal_error", "internal error")
     photo_call = method == "POST" and path.startswith(("/api/v1/photos", "/api/v1/background"))
     if photo_call and "name-trusted" in modes and b'.jpg"' in body and b"\x89PNG" in body:
         return _error(415, "unsupported_media_type", "a .jpg file must be a JPEG")
