@@ -160,6 +160,15 @@ SETTINGS: tuple[Setting, ...] = (
             validate=at_least(1), area="postdeploy"),
     Setting("allowed-origin", "str", "https://app.example.com", "an origin CORS must allow",
             area="postdeploy"),
+    Setting("contract", "path", "app/openapi.yaml",
+            "OpenAPI 3.1 document of the service contract (what the fuzzing tests send and expect)",
+            must_exist=True, area="postdeploy"),
+    Setting("fuzz-examples", "int", 30,
+            "generated requests per operation of the contract's fuzzing tests (Schemathesis)",
+            validate=at_least(1), area="postdeploy"),
+    Setting("fuzz-seed", "int", 22,
+            "seed of the fuzzing tests' generator: the same seed sends the same requests",
+            validate=at_least(0), area="postdeploy"),
     # -- reporting / monitoring ----------------------------------------------------------------
     Setting("webhook-url", "url", None, "webhook for notifications", area="reporting"),
     # -- rollback ------------------------------------------------------------------------------
