@@ -60,7 +60,7 @@ def _run(pytester: pytest.Pytester, url: str, *args: str) -> Report:
 
 def _check_pictures(report: Report) -> None:
     manifest = _manifest()
-    photo_rows = [n for n in report.rows if n.startswith(f"{PHOTOS}::test_photo[")]
+    photo_rows = [n for n in report.rows if n.startswith(f"{PHOTOS}::test_photo_answer[")]
     background_rows = [n for n in report.rows if n.startswith(f"{PHOTOS}::test_background[")]
     side_by_sides = 0
     succeeding = 0
