@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline import envlock, runonce
+from pytest_pipeline import envlock, orphans, runonce
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.options import PipelineOptions
@@ -219,6 +219,9 @@ class PipelineRun:
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
+        self._marker: str | None = None
+        self.swept: list[orphans.Swept] = []
+        """Killed runs whose leftovers this run stopped at its start (owning process)."""
         self.owner_pid = os.getpid()
         """The run's owning process (the xdist controller's pid in a worker)."""
         self.end_problems: list[str] = []
@@ -247,6 +250,9 @@ class PipelineRun:
             role = "controller" if dist not in (None, "no") else "single"
         run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
         run.owner_pid = owner_pid
+        if run.owns_run:
+            run._marker = orphans.claim(run_dir, run_id)
+            run.swept = orphans.sweep(options.rootdir / RUNS_DIR, run_id)
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
         run.term.install()
@@ -433,9 +439,10 @@ class PipelineRun:
             f"deploy-target {options.get('deploy-target')}, run {self.run_id} ({self.role}) "
             f"in {self.run_dir}"
         )
+        swept = [f"pipeline: {swept.describe()}" for swept in self.swept]
         if not verbose:
-            return [line + " (-v: every setting)"]
-        lines = [line]
+            return [line + " (-v: every setting)", *swept]
+        lines = [line, *swept]
         explained = options.explain()
         width = max(len(name) for name, _, _ in explained)
         for name, value, source in explained:
@@ -612,6 +619,7 @@ class PipelineRun:
             self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
             problems.extend(failure.describe() for failure in self.teardown_failures)
             envlock.release(self.lock_dir, self.environment_key, self.run_id)
+            orphans.finished(self.run_dir, self._marker)
         return problems
 
 

@@ -232,3 +232,43 @@ def test_sigterm_runs_the_teardown_and_the_verdict_says_interrupted(
         ["pipeline interrupted by SIGTERM in stage deploy: the run did not finish*"]
     )
     assert "pipeline passed" not in result.stdout.str()
+
+
+KILLED_RUN = """
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.deploy
+def test_deploys_then_the_runner_dies():
+    # a server the run starts (as gunicorn is), then the run is killed: no teardown at all
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    Path("server.pid").write_text(str(server.pid))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_a_killed_run_left_running_is_stopped_by_the_next_run(
+    pytester: pytest.Pytester,
+) -> None:
+    import psutil
+
+    pytester.makepyfile(test_killed=KILLED_RUN)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert first.ret == -9  # SIGKILL
+    server = int((pytester.path / "server.pid").read_text())
+    assert psutil.pid_exists(server), "the killed run's server should still be running"
+    (pytester.path / "test_killed.py").write_text("def test_next():\n    pass\n")
+    second = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(
+        [f"pipeline: run * (pid *) was killed before its end: stopped python* (pid {server})"]
+    )
+    assert not psutil.pid_exists(server) or psutil.Process(server).status() == "zombie"
+    third = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "was killed before its end" not in third.stdout.str()  # swept once
