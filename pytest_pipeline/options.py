@@ -402,6 +402,58 @@ def pyproject_path(config: pytest.Config) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+_INI_MARKERS = {
+    "pytest.ini": "",
+    ".pytest.ini": "",
+    "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
+
+
+def _ini_dir(start: Path) -> Path | None:
+    """The folder of the first pytest configuration file from ``start`` upwards."""
+    for folder in (start, *start.parents):
+        for name, marker in _INI_MARKERS.items():
+            path = folder / name
+            try:
+                if path.is_file() and marker in path.read_text(encoding="utf-8", errors="ignore"):
+                    return folder
+            except OSError:
+                continue
+    return None
+
+
+def misread_value(args: Sequence[str], rootpath: Path, invocation_dir: Path) -> str | None:
+    """Why pytest may have misread the command line, or None.
+
+    pytest decides its rootdir and ini file before plugins' options exist, so in
+    ``--reports-dir /some/dir`` it takes ``/some/dir`` for a test path. When that value is an
+    existing path and the rootdir is not the one the folder pytest was started in leads to,
+    the project's configuration was not read and the wrong tree may be collected.
+    """
+    takes_value = {spec.flag for spec in SETTINGS if spec.kind != "bool"}
+    here = invocation_dir.resolve()
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag not in takes_value or value.startswith("-"):
+            continue
+        if not (here / value).exists():
+            continue
+        expected = _ini_dir(here)
+        misread = (
+            expected.resolve() != rootpath.resolve()
+            if expected is not None
+            else not here.is_relative_to(rootpath.resolve())
+        )
+        if misread:
+            return (
+                f"pipeline setting {flag[2:]!r} (from {flag}): pytest took {value!r} for a test "
+                f"path before it knew the option, and chose the rootdir {rootpath}; write "
+                f"{flag}={value} (with '=')"
+            )
+    return None
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Add every setting's flag to the ``pipeline`` group of ``pytest --help``."""
     import argparse

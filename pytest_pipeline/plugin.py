@@ -32,6 +32,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     """Stage markers; resolve the settings and register the run (bad settings: exit 4)."""
     collection.register_markers(config)
+    misread = options.misread_value(
+        config.invocation_params.args, config.rootpath, config.invocation_params.dir
+    )
+    if misread and not (config.option.help or config.option.version):
+        raise pytest.UsageError(misread)
     try:
         run = PipelineRun.start(config)
     except options.SettingError as error:

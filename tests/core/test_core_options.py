@@ -301,3 +301,23 @@ def test_help_still_works_with_a_bad_setting(pytester: pytest.Pytester) -> None:
     _with_table(pytester, '[tool.pytest-pipeline]\nenv = "qa"\n')
     result = pytester.runpytest("--help")
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_path_value_given_as_a_separate_word_is_caught_not_misread(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _with_table(pytester, '[tool.pytest-pipeline]\nenv = "staging"\n')
+    pytester.makepyfile(test_one="def test_one(): pass\n")
+    elsewhere = tmp_path_factory.mktemp("reports-elsewhere")
+    result = pytester.runpytest_subprocess("--reports-dir", str(elsewhere))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: pipeline setting 'reports-dir' (from --reports-dir): pytest took "
+            f"'{elsewhere}' for a test path before it knew the option, and chose the rootdir *; "
+            f"write --reports-dir={elsewhere} (with '=')"
+        ]
+    )
+    fixed = pytester.runpytest_subprocess(f"--reports-dir={elsewhere}", "-v")
+    fixed.assert_outcomes(passed=1)
+    fixed.stdout.fnmatch_lines(["  env *= staging  [[]pyproject *"])  # the project's table
