@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -434,7 +435,7 @@ def misread_value(args: Sequence[str], rootpath: Path, invocation_dir: Path) -> 
     """
     takes_value = {spec.flag for spec in SETTINGS if spec.kind != "bool"}
     here = invocation_dir.resolve()
-    for flag, value in zip(args, args[1:], strict=False):
+    for flag, value in pairwise(args):
         if flag not in takes_value or value.startswith("-"):
             continue
         if not (here / value).exists():
