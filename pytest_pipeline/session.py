@@ -279,7 +279,11 @@ class PipelineRun:
         return self.run_dir / "records" / f"{kind}.json"
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
-        """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process."""
+        """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process;
+        redacted like every other file the run writes (no record needs a secret back)."""
+        from pytest_pipeline.reporting.redact import redact_data
+
+        data = redact_data(data)
         path = self._record_path(kind)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
