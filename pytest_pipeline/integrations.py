@@ -119,6 +119,23 @@ def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[Dashboar
     return recorder.take_dashboard()
 
 
+_EXIT_PROBLEMS: dict[int, str] = {
+    pytest.ExitCode.INTERNAL_ERROR: "pytest ended with an internal error (exit status 3): "
+    "the traceback above says where",
+    pytest.ExitCode.USAGE_ERROR: "pytest was used wrongly (exit status 4): the error above "
+    "says which option",
+    pytest.ExitCode.NO_TESTS_COLLECTED: "no test ran (exit status 5): check the selection "
+    "(-m, -k, paths) and, under xdist, whether the workers crashed",
+}
+
+
+def exit_problems(exitstatus: int | None) -> tuple[str, ...]:
+    """What pytest's own exit status says went wrong with the run (none for 0, 1 and 2:
+    failed tests and interruptions have their own verdicts)."""
+    problem = _EXIT_PROBLEMS.get(int(exitstatus)) if exitstatus is not None else None
+    return (problem,) if problem else ()
+
+
 def record_of(
     results: list[Any],
     deployment: DeploymentMetadata | None,
@@ -324,6 +341,7 @@ class ReportingPlugin:
             run_id=self.run.run_id,
             durations=durations,
             interrupted_in=self.run.interrupted_in,
+            problems=exit_problems(self.run.exitstatus),
         )
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -422,7 +440,7 @@ class ReportingPlugin:
             )
             log.error("%s", problem, extra={"status": "failed"})
             self.run.end_problems.append(problem)
-            summary = self.final_summary = replace(summary, problems=(problem,))
+            summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():

@@ -435,18 +435,15 @@ def misread_value(args: Sequence[str], rootpath: Path, invocation_dir: Path) -> 
     """
     takes_value = {spec.flag for spec in SETTINGS if spec.kind != "bool"}
     here = invocation_dir.resolve()
+    root = rootpath.resolve()
     for flag, value in pairwise(args):
         if flag not in takes_value or value.startswith("-"):
             continue
-        if not (here / value).exists():
-            continue
-        expected = _ini_dir(here)
-        misread = (
-            expected.resolve() != rootpath.resolve()
-            if expected is not None
-            else not here.is_relative_to(rootpath.resolve())
-        )
-        if misread:
+        path = (here / value).resolve()
+        if not path.exists() or not path.is_relative_to(root):
+            continue  # the rootdir did not come from this value
+        expected = _ini_dir(here) or here
+        if expected.resolve() != root:
             return (
                 f"pipeline setting {flag[2:]!r} (from {flag}): pytest took {value!r} for a test "
                 f"path before it knew the option, and chose the rootdir {rootpath}; write "

@@ -35,7 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
     misread = options.misread_value(
         config.invocation_params.args, config.rootpath, config.invocation_params.dir
     )
-    if misread and not (config.option.help or config.option.version):
+    worker = hasattr(config, "workerinput")  # a worker gets its rootdir from the controller
+    if misread and not (worker or config.option.help or config.option.version):
         raise pytest.UsageError(misread)
     try:
         run = PipelineRun.start(config)

@@ -167,6 +167,7 @@ def build_summary(
     halted_stage: str | None = None,
     run_id: str | None = None,
     interrupted_in: str | None = None,
+    problems: tuple[str, ...] = (),
     expected_stages: Iterable[str] = (),
     durations: Mapping[str, float] | None = None,
 ) -> RunSummary:
@@ -202,6 +203,7 @@ def build_summary(
         halted_stage=halted_stage,
         run_id=run_id,
         interrupted_in=interrupted_in,
+        problems=problems,
     )
 
 

@@ -218,3 +218,11 @@ def test_a_record_that_cannot_be_written_fails_the_run(project: pytest.Pytester)
     )
     assert "pipeline passed" not in result.stdout.str()
     assert "finished: failed" in (project.path / "reports" / "pipeline.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_in_which_no_test_ran_is_no_pass(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-k", "no_such_test")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["pipeline failed: *Problem=no test ran (exit status 5): *"])
+    assert "pipeline passed" not in result.stdout.str()

@@ -43,7 +43,7 @@ def test_no_canary_in_any_output(project: Project, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(name, value)
     project.webhook.url += f"/services/T0ABCDEF1/B0ABCDEF2/{HOOK_TOKEN}"
     terminals = []
-    v1 = project.deploy_baseline("staging-baseline-1")
+    project.deploy_baseline("staging-baseline-1")
 
     project.set_broken(True)  # deploys, fails postdeploy, rolls back to v1
     rolled = project.run("--env", "staging")
