@@ -321,3 +321,29 @@ def test_a_path_value_given_as_a_separate_word_is_caught_not_misread(
     fixed = pytester.runpytest_subprocess(f"--reports-dir={elsewhere}", "-v")
     fixed.assert_outcomes(passed=1)
     fixed.stdout.fnmatch_lines(["  env *= staging  [[]pyproject *"])  # the project's table
+
+
+def test_an_immutable_reports_folder_is_exit_4_not_an_internal_error(
+    pytester: pytest.Pytester,
+) -> None:
+    import shutil
+    import subprocess
+
+    _with_table(pytester, "")
+    pytester.makepyfile(test_one="def test_one(): pass\n")
+    frozen = pytester.mkdir("frozen-reports")
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(frozen)]).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a file system with it)")
+    try:
+        result = pytester.runpytest_subprocess("--reports-dir=frozen-reports")
+    finally:
+        subprocess.run([chattr, "-i", str(frozen)], check=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pipeline setting 'reports-dir' (from --reports-dir): */frozen-reports cannot "
+            "take the run's reports (Operation not permitted); name a writable folder *"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
