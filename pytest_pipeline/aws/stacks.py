@@ -170,9 +170,11 @@ def provision(
     pseudo = {"AWS::StackName": stack_name, "AWS::Region": ctx.region}
     conditions = cfn.evaluate_conditions(template, cfn.parameter_values(template, params), pseudo)
     declared = cfn.declared_resources(template, conditions)
-    existing = describe(ctx, stack_name)
-    if existing and StackStatus(existing["StackStatus"]) == StackStatus.ROLLBACK_COMPLETE:
-        log.info("stack %s is ROLLBACK_COMPLETE from an earlier run: deleting it", stack_name)
+    existing = settle_existing(ctx, stack_name, timeout)
+    left = StackStatus(existing["StackStatus"]) if existing else None
+    if left in (StackStatus.ROLLBACK_COMPLETE, StackStatus.REVIEW_IN_PROGRESS):
+        # neither holds resources: a failed creation, or a CREATE change set never run
+        log.info("stack %s is %s from an earlier run: deleting it", stack_name, left)
         delete(ctx, stack_name, timeout)
         existing = None
     before = None
@@ -230,6 +232,43 @@ def provision(
         )
     assert final is not None
     return _state(ctx, stack_name, final, declared, template)
+
+
+_BY_HAND = {
+    StackStatus.UPDATE_ROLLBACK_FAILED: "aws cloudformation continue-update-rollback "
+    "--stack-name {name} (skip the resources that cannot roll back), then run again",
+    StackStatus.IMPORT_ROLLBACK_FAILED: "aws cloudformation continue-update-rollback "
+    "--stack-name {name}, then run again",
+    StackStatus.ROLLBACK_FAILED: "aws cloudformation delete-stack --stack-name {name} "
+    "(keep the resources it names with --retain-resources), then run again",
+    StackStatus.DELETE_FAILED: "aws cloudformation delete-stack --stack-name {name} "
+    "(with --retain-resources for what cannot go), then run again",
+}
+
+
+def settle_existing(ctx: AwsContext, stack_name: str, timeout: float) -> dict[str, Any] | None:
+    """The stack as provisioning may start from: None when there is none; an operation in
+    progress (an update still cleaning up, a rollback) waited for first; a status that
+    needs a person a :class:`StackError` with the command to run."""
+    existing = describe(ctx, stack_name)
+    if existing is None:
+        return None
+    status = StackStatus(existing["StackStatus"])
+    if status.value.endswith("IN_PROGRESS") and not status.awaits_creation:
+        # also an update still removing old resources: CloudFormation takes no new change
+        log.info("stack %s is %s: waiting for it to settle first", stack_name, status)
+        events = EventStream(ctx, stack_name, None)
+        existing = wait_settled(ctx, stack_name, events, timeout, f"stack {stack_name} to settle")
+        if existing is None:
+            return None
+        status = StackStatus(existing["StackStatus"])
+    if status.needs_a_person:
+        raise StackError(
+            stack_name,
+            f"stack {stack_name} is {status.value}: CloudFormation will not go on by itself",
+            _BY_HAND[status].format(name=stack_name),
+        )
+    return existing
 
 
 def _run_change_set(
