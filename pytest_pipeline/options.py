@@ -123,7 +123,11 @@ SETTINGS: tuple[Setting, ...] = (
     # -- infra ---------------------------------------------------------------------------------
     Setting("stack-timeout", "float", 300.0, "seconds to wait for a stack operation",
             validate=positive, area="infra"),
-    Setting("janitor", "bool", False, "remove stacks left behind by earlier runs", area="infra"),
+    Setting("janitor", "bool", False, "remove expired ephemeral stacks left by earlier runs",
+            area="infra"),
+    Setting("protected-environments", "list", ("staging", "prod"),
+            "environments whose stacks never expire and the janitor never deletes",
+            area="infra"),
     # -- deploy --------------------------------------------------------------------------------
     Setting("app-dir", "path", "app", "the application to bundle and deploy",
             must_exist=True, area="deploy"),

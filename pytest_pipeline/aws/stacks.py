@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,9 @@ TAG_RUN = "pipeline:run-id"
 TAG_COMMIT = "pipeline:commit"
 TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
+TAG_LIFECYCLE = "pipeline:lifecycle"
+EPHEMERAL, PROTECTED = "ephemeral", "protected"
+DEFAULT_PROTECTED = ("staging", "prod")
 # AUTO_EXPAND: the template uses the AWS::LanguageExtensions transform (conditional
 # DeletionPolicy); CreateStack requires it, change sets accept it.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -101,17 +104,26 @@ MOTO_DROPPED = {
 
 
 def pipeline_tags(
-    run_id: str, commit: str | None, environment: str, ttl: timedelta, now: datetime | None = None
+    run_id: str,
+    commit: str | None,
+    environment: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
 ) -> dict[str, str]:
-    """The tags that mark a stack as the pipeline's and say when the janitor may delete it."""
-    expires = (now or utcnow()) + ttl
-    return {
+    """The tags that mark a stack as the pipeline's: a stack of a protected environment is
+    ``protected`` and never expires; any other (dev, per-PR) is ``ephemeral`` and says when
+    the janitor may delete it."""
+    tags = {
         TAG_MANAGED: MANAGED_BY,
         TAG_RUN: run_id,
         TAG_COMMIT: commit or "unknown",
         TAG_ENV: environment,
-        TAG_EXPIRES: expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAG_LIFECYCLE: PROTECTED if environment in protected else EPHEMERAL,
     }
+    if environment not in protected:
+        tags[TAG_EXPIRES] = ((now or utcnow()) + ttl).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return tags
 
 
 def _template_hash(text: str) -> str:
@@ -506,8 +518,17 @@ def delete(
     return left
 
 
-def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0) -> list[str]:
-    """Delete expired stacks the pipeline created (by their tags) and nothing else."""
+def janitor(
+    ctx: AwsContext,
+    now: datetime | None = None,
+    timeout: float = 900.0,
+    *,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    dry_run: bool = False,
+) -> list[str]:
+    """Delete expired ephemeral stacks the pipeline created (by their tags) and nothing
+    else: never a stack tagged ``protected`` or of a ``protected`` environment, whatever its
+    expiry tag says. With ``dry_run`` only list what would go."""
     now = now or utcnow()
     client = ctx.client("cloudformation")
     expired = []
@@ -515,6 +536,10 @@ def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0
         for stack in page.get("Stacks", []):
             tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
             if tags.get(TAG_MANAGED) != MANAGED_BY or TAG_EXPIRES not in tags:
+                continue
+            if tags.get(TAG_LIFECYCLE) == PROTECTED or tags.get(TAG_ENV) in protected:
+                log.info("janitor: %s is protected (%s); never deleted", stack["StackName"],
+                         tags.get(TAG_ENV))  # fmt: skip
                 continue
             try:
                 expires = datetime.fromisoformat(tags[TAG_EXPIRES].replace("Z", "+00:00"))
@@ -528,6 +553,10 @@ def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0
                 continue
             if expires <= now and stack["StackStatus"] != "DELETE_COMPLETE":
                 expired.append(stack["StackName"])
+    if dry_run:
+        for name in expired:
+            log.info("janitor (dry run): would delete expired stack %s", name)
+        return expired
     deleted, failures = [], []
     for name in expired:
         log.info("janitor: deleting expired stack %s", name)
