@@ -40,7 +40,8 @@ test: $(STAMP)
 		--junitxml=$(TEST_REPORTS)/junit.xml $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pytest_pipeline tests benchmarks
+	$(BIN)/ruff check pytest_pipeline tests benchmarks suites app
+	$(BIN)/ruff format --check pytest_pipeline tests benchmarks suites app
 	$(BIN)/mypy
 
 bench: $(STAMP)

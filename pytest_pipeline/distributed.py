@@ -23,6 +23,7 @@ from pytest_pipeline.retry import Backoff, RetryError, wait_until
 from pytest_pipeline.session import (
     WORKERINPUT_DIR,
     WORKERINPUT_ID,
+    WORKERINPUT_OWNER,
     PipelineRun,
     error_line,
 )
@@ -49,6 +50,7 @@ class XdistController:
         """Tell a new worker which run it belongs to."""
         node.workerinput[WORKERINPUT_ID] = self.run.run_id
         node.workerinput[WORKERINPUT_DIR] = str(self.run.run_dir)
+        node.workerinput[WORKERINPUT_OWNER] = self.run.owner_pid
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Append a line when a test failed (any phase) or finished (teardown)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,6 @@ from pytest_pipeline.reporting.redact import default_redactor, redact, register_
 from pytest_pipeline.reporting.summary import (
     RunSummary,
     build_summary,
-    summary_html,
     summary_markdown,
     summary_text,
 )
@@ -33,14 +33,18 @@ from pytest_pipeline.stages import Stage
 from pytest_pipeline.vcs import git_commit
 
 if TYPE_CHECKING:
-    from pytest_pipeline.reporting.recorder import Recorder
+    from pytest_pipeline.reporting.ledger import LedgerStep
+    from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
 
 # The recorder and its renderers load when a test asks for pipeline_record.
 RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
-RECORD_FIXTURE = "pipeline_record"
+DASHBOARD_ATTR = "pipeline_dashboard"
+"""The report attribute that carries a test's dashboard entries from a worker."""
 
 log = logging.getLogger("pytest_pipeline.report")
+NO_LOG = "No log output captured."
+"""What pytest-html writes in the log block of a test that printed and logged nothing."""
 
 
 def configure(config: pytest.Config, run: PipelineRun) -> None:
@@ -48,6 +52,9 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     ``--collect-only``: nothing runs, so no log or record is written)."""
     if config.option.help or config.option.collectonly:
         return
+    register_setting_secrets(run.options.get("webhook-url"))
+    if run.owns_run:
+        check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     run.report_handlers.append(plugin.on_report)
@@ -57,16 +64,94 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
 
 
-def attach_extras(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it)."""
-    recorder = item.stash.get(RECORDER_KEY, None)
-    if recorder is not None:
-        from pytest_html import extras
+def check_reports_dir(run: PipelineRun) -> None:
+    """The reports folder exists (or can be made) and takes files, before any test runs:
+    else one line naming the setting, where it came from and what to do (exit 4)."""
+    path = reports_dir(run)
+    problem = ""
+    if path.exists() and not path.is_dir():
+        problem = "is a file, not a folder"
+    else:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".pipeline-write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            problem = f"cannot take the run's reports ({error.strerror or error})"
+    if problem:
+        raise pytest.UsageError(
+            f"pipeline setting 'reports-dir' (from {run.options.source('reports-dir')}): "
+            f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
+            "PIPELINE_REPORTS_DIR"
+        )
 
-        blocks = recorder.take_html()
-        if blocks:
-            current = list(getattr(report, "extras", []))
-            report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+
+def reports_dir(run: PipelineRun) -> Path:
+    """The run's reports folder, absolute."""
+    path = Path(str(run.options.get("reports-dir")))
+    return path if path.is_absolute() else run.options.rootdir / path
+
+
+def register_setting_secrets(webhook_url: str | None) -> None:
+    """A webhook URL is its own credential (Slack, Discord and Teams put the token in the
+    path): the whole URL and its last path segment are redacted wherever the run writes."""
+    if not webhook_url:
+        return
+    register_secrets([webhook_url])
+    last = webhook_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if len(last) >= 8 and "." not in last:  # a token, not a host name or a file
+        register_secrets([last])
+
+
+def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[DashboardEntry]:
+    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it) and
+    return the test's new dashboard entries (gallery cards, histograms)."""
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        return []
+    from pytest_html import extras
+
+    blocks = recorder.take_html()
+    if blocks:
+        current = list(getattr(report, "extras", []))
+        report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+    return recorder.take_dashboard()
+
+
+_EXIT_PROBLEMS: dict[int, str] = {
+    pytest.ExitCode.INTERNAL_ERROR: "pytest ended with an internal error (exit status 3): "
+    "the traceback above says where",
+    pytest.ExitCode.USAGE_ERROR: "pytest was used wrongly (exit status 4): the error above "
+    "says which option",
+    pytest.ExitCode.NO_TESTS_COLLECTED: "no test ran (exit status 5): check the selection "
+    "(-m, -k, paths) and, under xdist, whether the workers crashed",
+}
+
+
+def exit_problems(exitstatus: int | None) -> tuple[str, ...]:
+    """What pytest's own exit status says went wrong with the run (none for 0, 1 and 2:
+    failed tests and interruptions have their own verdicts)."""
+    problem = _EXIT_PROBLEMS.get(int(exitstatus)) if exitstatus is not None else None
+    return (problem,) if problem else ()
+
+
+def record_of(
+    results: list[Any],
+    deployment: DeploymentMetadata | None,
+    summary: RunSummary,
+    infra: InfrastructureState | None,
+) -> DeploymentMetadata:
+    """The run's ``deployment.json`` record (without its ledger)."""
+    return record.build_record(
+        results,
+        deployment=deployment,
+        environment=summary.environment,
+        url=summary.url,
+        commit=summary.commit,
+        stack_name=summary.stack,
+        aws_backend=infra.backend if infra else None,
+    )
 
 
 def redact_report(report: pytest.TestReport) -> None:
@@ -176,9 +261,7 @@ class ReportingPlugin:
     def __init__(self, config: pytest.Config, run: PipelineRun) -> None:
         self.config = config
         self.run = run
-        self.reports_dir = Path(str(run.options.get("reports-dir")))
-        if not self.reports_dir.is_absolute():
-            self.reports_dir = run.options.rootdir / self.reports_dir
+        self.reports_dir = reports_dir(run)
         self.annotations: list[github.Annotation] = []
         self.written: list[str] = []
         self.record_path: Path | None = None
@@ -186,6 +269,11 @@ class ReportingPlugin:
         self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
         self.final_summary: RunSummary | None = None
         """The summary written at the end of the run (the terminal summary shows it)."""
+        self.dashboard_entries: list[tuple[str, DashboardEntry]] = []
+        """``(nodeid, entry)`` the tests recorded for the dashboard (owning process)."""
+        self.pictures: dict[str, str] = {}
+        """The report's picture store, ``key -> data: URI`` (owning process); a worker keeps
+        the keys it already sent, so each distinct picture crosses once."""
         worker = run.worker_id if run.role == "worker" else None
         log_path = self.reports_dir / logs.LOG_NAME
         if run.owns_run:
@@ -218,6 +306,15 @@ class ReportingPlugin:
         value: DeploymentMetadata | None = self._recorded("deployment", DeploymentMetadata)
         return value
 
+    def ledger(self, record: DeploymentMetadata | None = None) -> list[LedgerStep]:
+        """The deployment ledger of the run (of ``record`` when given)."""
+        from pytest_pipeline.reporting.ledger import build_ledger
+
+        summary = self.final_summary or self.summary()
+        if record is None:
+            record = record_of(self.run.results, self.deployment(), summary, self.infrastructure())
+        return build_ledger(record, self.infrastructure())
+
     def infrastructure(self) -> InfrastructureState | None:
         """The run's stack record (written by the infra stage), if any."""
         value: InfrastructureState | None = self._recorded("infrastructure", InfrastructureState)
@@ -243,6 +340,8 @@ class ReportingPlugin:
             halted_stage=halted.value if halted else None,
             run_id=self.run.run_id,
             durations=durations,
+            interrupted_in=self.run.interrupted_in,
+            problems=exit_problems(self.run.exitstatus),
         )
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -260,24 +359,40 @@ class ReportingPlugin:
         a GitHub annotation (owning process)."""
         if report.longrepr is not None or report.sections:
             redact_report(report)
-        if (
-            self.html_extras
-            and item is not None
-            and RECORD_FIXTURE in getattr(item, "fixturenames", ())
-        ):
-            attach_extras(item, report)
+        entries: list[DashboardEntry] = []
+        if self.html_extras and item is not None:
+            # whichever way the test asked for a recorder (argument, getfixturevalue, a
+            # fixture that wraps it), the recorder sits in the item's stash
+            entries = self._new(attach_extras(item, report))
         role = self.run.role
         if role == "worker":
             new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
             if new:
                 report.pipeline_secrets = new  # type: ignore[attr-defined]
+            if entries:
+                setattr(report, DASHBOARD_ATTR, entries)
             return
         if role == "controller":
             secrets = report.__dict__.pop("pipeline_secrets", None)
             if secrets:
                 register_secrets(str(value) for value in secrets)
+            entries = self._new(report.__dict__.pop(DASHBOARD_ATTR, None) or [])
+        self.dashboard_entries.extend(
+            (report.nodeid, entry) for entry in entries if entry.get("kind") != "picture"
+        )
         if report.outcome == "failed":
             self._annotate(report)
+
+    def _new(self, entries: list[DashboardEntry]) -> list[DashboardEntry]:
+        """``entries`` less the pictures this process already has in its store."""
+        fresh = []
+        for entry in entries:
+            if entry.get("kind") == "picture":
+                if entry["key"] in self.pictures:
+                    continue
+                self.pictures[entry["key"]] = entry["uri"]
+            fresh.append(entry)
+        return fresh
 
     def _annotate(self, report: pytest.TestReport) -> None:
         crash: Any = getattr(report.longrepr, "reprcrash", None)
@@ -301,19 +416,31 @@ class ReportingPlugin:
                 stage.duration,
                 extra={"status": stage.outcome},
             )
-        deployment = self.deployment()
         infra = self.infrastructure()
-        rec = record.build_record(
-            self.run.results,
-            deployment=deployment,
-            environment=summary.environment,
-            url=summary.url,
-            commit=summary.commit,
-            stack_name=summary.stack,
-            aws_backend=infra.backend if infra else None,
-        )
-        self.record_path = record.write_record(self.reports_dir, rec)
-        self.written.append(f"deployment record: {self.record_path}")
+        rec = record_of(self.run.results, self.deployment(), summary, infra)
+        try:
+            self.record_path = record.write_record(
+                self.reports_dir,
+                rec,
+                self.ledger(rec),
+                {
+                    "run_outcome": summary.outcome,
+                    "interrupted_in": summary.interrupted_in,
+                    "interrupted_by": self.run.interrupted_by,
+                },
+            )
+            self.written.append(f"deployment record: {self.record_path}")
+        except OSError as error:
+            # The record of a deploy is what later jobs and people rely on: losing it fails
+            # the run, whatever its tests said.
+            problem = (
+                f"the deployment record {self.reports_dir / record.RECORD_NAME} could not be "
+                f"written ({error.strerror or error}): free space or fix the folder "
+                "(--reports-dir), then run again"
+            )
+            log.error("%s", problem, extra={"status": "failed"})
+            self.run.end_problems.append(problem)
+            summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():
@@ -378,5 +505,21 @@ class HtmlIntegration:
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
-        """The run summary above pytest-html's own counts."""
-        prefix.append(summary_html(self.reporting.summary()))
+        """The dashboard above pytest-html's own counts."""
+        from pytest_pipeline.reporting.dashboard import dashboard_html
+
+        reporting = self.reporting
+        prefix.append(
+            dashboard_html(
+                reporting.final_summary or reporting.summary(),
+                reporting.ledger(),
+                reporting.run.results,
+                reporting.dashboard_entries,
+                reporting.pictures,
+            )
+        )
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """No "No log output captured." block under every quiet test."""
+        if data == [NO_LOG]:
+            data.clear()

@@ -38,36 +38,72 @@ class TestOutcome(StrEnum):
 
 
 class StackStatus(StrEnum):
-    """CloudFormation stack statuses the pipeline distinguishes."""
+    """Every status the CloudFormation API can return (botocore's ``StackStatus`` enum; a
+    test holds the two equal), each with one meaning for provisioning."""
 
     CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
-    CREATE_COMPLETE = "CREATE_COMPLETE"
     CREATE_FAILED = "CREATE_FAILED"
-    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
-    UPDATE_COMPLETE = "UPDATE_COMPLETE"
-    UPDATE_ROLLBACK_COMPLETE = "UPDATE_ROLLBACK_COMPLETE"
-    UPDATE_ROLLBACK_FAILED = "UPDATE_ROLLBACK_FAILED"
+    CREATE_COMPLETE = "CREATE_COMPLETE"
     ROLLBACK_IN_PROGRESS = "ROLLBACK_IN_PROGRESS"
-    ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
     ROLLBACK_FAILED = "ROLLBACK_FAILED"
+    ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
     DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
-    DELETE_COMPLETE = "DELETE_COMPLETE"
     DELETE_FAILED = "DELETE_FAILED"
+    DELETE_COMPLETE = "DELETE_COMPLETE"
+    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+    UPDATE_COMPLETE_CLEANUP_IN_PROGRESS = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+    UPDATE_COMPLETE = "UPDATE_COMPLETE"
+    UPDATE_FAILED = "UPDATE_FAILED"
+    UPDATE_ROLLBACK_IN_PROGRESS = "UPDATE_ROLLBACK_IN_PROGRESS"
+    UPDATE_ROLLBACK_FAILED = "UPDATE_ROLLBACK_FAILED"
+    UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+    UPDATE_ROLLBACK_COMPLETE = "UPDATE_ROLLBACK_COMPLETE"
+    REVIEW_IN_PROGRESS = "REVIEW_IN_PROGRESS"
+    IMPORT_IN_PROGRESS = "IMPORT_IN_PROGRESS"
+    IMPORT_COMPLETE = "IMPORT_COMPLETE"
+    IMPORT_ROLLBACK_IN_PROGRESS = "IMPORT_ROLLBACK_IN_PROGRESS"
+    IMPORT_ROLLBACK_FAILED = "IMPORT_ROLLBACK_FAILED"
+    IMPORT_ROLLBACK_COMPLETE = "IMPORT_ROLLBACK_COMPLETE"
 
     @property
     def is_ready(self) -> bool:
-        return self in (StackStatus.CREATE_COMPLETE, StackStatus.UPDATE_COMPLETE)
+        """The stack serves its template (an update's old resources may still be going)."""
+        return self in (
+            StackStatus.CREATE_COMPLETE,
+            StackStatus.UPDATE_COMPLETE,
+            StackStatus.UPDATE_COMPLETE_CLEANUP_IN_PROGRESS,
+            StackStatus.IMPORT_COMPLETE,
+        )
 
     @property
     def is_failed(self) -> bool:
+        """The last operation failed (rolled back, or stuck waiting for a person)."""
         return self.value.endswith("FAILED") or self in (
             StackStatus.ROLLBACK_COMPLETE,
             StackStatus.UPDATE_ROLLBACK_COMPLETE,
+            StackStatus.IMPORT_ROLLBACK_COMPLETE,
         )
 
     @property
     def in_progress(self) -> bool:
-        return self.value.endswith("IN_PROGRESS")
+        """An operation runs: waiting brings another status."""
+        return self.value.endswith("IN_PROGRESS") and not (self.is_ready or self.awaits_creation)
+
+    @property
+    def awaits_creation(self) -> bool:
+        """Created by a CREATE change set that never ran (or failed): no resources, and
+        waiting changes nothing."""
+        return self is StackStatus.REVIEW_IN_PROGRESS
+
+    @property
+    def needs_a_person(self) -> bool:
+        """CloudFormation will not go on by itself: a person must continue or delete."""
+        return self in (
+            StackStatus.ROLLBACK_FAILED,
+            StackStatus.DELETE_FAILED,
+            StackStatus.UPDATE_ROLLBACK_FAILED,
+            StackStatus.IMPORT_ROLLBACK_FAILED,
+        )
 
 
 class DeploymentStatus(StrEnum):
@@ -205,6 +241,8 @@ class InfrastructureState(_JsonModel):
     tags: dict[str, str] = field(default_factory=dict)
     not_modelled: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    change_set: str | None = None
+    """The change set that last changed the stack (None: created without one)."""
 
     def __post_init__(self) -> None:
         if not self.stack_name:
@@ -234,6 +272,7 @@ class InfrastructureState(_JsonModel):
             "tags": dict(self.tags),
             "not_modelled": list(self.not_modelled),
             "created_at": _dt_out(self.created_at),
+            "change_set": self.change_set,
         }
 
     @classmethod
@@ -251,6 +290,7 @@ class InfrastructureState(_JsonModel):
             tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
             not_modelled=[str(item) for item in data.get("not_modelled") or []],
             created_at=_dt_in("InfrastructureState.created_at", data.get("created_at")),
+            change_set=data.get("change_set"),
         )
 
 

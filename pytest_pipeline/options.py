@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -122,9 +123,14 @@ SETTINGS: tuple[Setting, ...] = (
     # -- infra ---------------------------------------------------------------------------------
     Setting("stack-timeout", "float", 300.0, "seconds to wait for a stack operation",
             validate=positive, area="infra"),
-    Setting("janitor", "bool", False, "remove stacks left behind by earlier runs", area="infra"),
+    Setting("janitor", "bool", False, "remove expired ephemeral stacks left by earlier runs",
+            area="infra"),
+    Setting("protected-environments", "list", ("staging", "prod"),
+            "environments whose stacks never expire and the janitor never deletes",
+            area="infra"),
     # -- deploy --------------------------------------------------------------------------------
-    Setting("app-dir", "path", "app", "the application to bundle and deploy", area="deploy"),
+    Setting("app-dir", "path", "app", "the application to bundle and deploy",
+            must_exist=True, area="deploy"),
     Setting("deploy-timeout", "float", 120.0, "seconds to wait for a deployment",
             validate=positive, area="deploy"),
     Setting("bundle-retention", "int", 10, "application versions to keep",
@@ -159,6 +165,15 @@ SETTINGS: tuple[Setting, ...] = (
             validate=at_least(1), area="postdeploy"),
     Setting("allowed-origin", "str", "https://app.example.com", "an origin CORS must allow",
             area="postdeploy"),
+    Setting("contract", "path", "app/openapi.yaml",
+            "OpenAPI 3.1 document of the service contract (what the fuzzing tests send and expect)",
+            must_exist=True, area="postdeploy"),
+    Setting("fuzz-examples", "int", 30,
+            "generated requests per operation of the contract's fuzzing tests (Schemathesis)",
+            validate=at_least(1), area="postdeploy"),
+    Setting("fuzz-seed", "int", 22,
+            "seed of the fuzzing tests' generator: the same seed sends the same requests",
+            validate=at_least(0), area="postdeploy"),
     # -- reporting / monitoring ----------------------------------------------------------------
     Setting("webhook-url", "url", None, "webhook for notifications", area="reporting"),
     # -- rollback ------------------------------------------------------------------------------
@@ -390,6 +405,55 @@ def pyproject_path(config: pytest.Config) -> Path | None:
         return inipath
     candidate = config.rootpath / "pyproject.toml"
     return candidate if candidate.is_file() else None
+
+
+_INI_MARKERS = {
+    "pytest.ini": "",
+    ".pytest.ini": "",
+    "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+}
+
+
+def _ini_dir(start: Path) -> Path | None:
+    """The folder of the first pytest configuration file from ``start`` upwards."""
+    for folder in (start, *start.parents):
+        for name, marker in _INI_MARKERS.items():
+            path = folder / name
+            try:
+                if path.is_file() and marker in path.read_text(encoding="utf-8", errors="ignore"):
+                    return folder
+            except OSError:
+                continue
+    return None
+
+
+def misread_value(args: Sequence[str], rootpath: Path, invocation_dir: Path) -> str | None:
+    """Why pytest may have misread the command line, or None.
+
+    pytest decides its rootdir and ini file before plugins' options exist, so in
+    ``--reports-dir /some/dir`` it takes ``/some/dir`` for a test path. When that value is an
+    existing path and the rootdir is not the one the folder pytest was started in leads to,
+    the project's configuration was not read and the wrong tree may be collected.
+    """
+    takes_value = {spec.flag for spec in SETTINGS if spec.kind != "bool"}
+    here = invocation_dir.resolve()
+    root = rootpath.resolve()
+    for flag, value in pairwise(args):
+        if flag not in takes_value or value.startswith("-"):
+            continue
+        path = (here / value).resolve()
+        if not path.exists() or not path.is_relative_to(root):
+            continue  # the rootdir did not come from this value
+        expected = _ini_dir(here) or here
+        if expected.resolve() != root:
+            return (
+                f"pipeline setting {flag[2:]!r} (from {flag}): pytest took {value!r} for a test "
+                f"path before it knew the option, and chose the rootdir {rootpath}; write "
+                f"{flag}={value} (with '=')"
+            )
+    return None
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -32,6 +32,12 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     """Stage markers; resolve the settings and register the run (bad settings: exit 4)."""
     collection.register_markers(config)
+    misread = options.misread_value(
+        config.invocation_params.args, config.rootpath, config.invocation_params.dir
+    )
+    worker = hasattr(config, "workerinput")  # a worker gets its rootdir from the controller
+    if misread and not (worker or config.option.help or config.option.version):
+        raise pytest.UsageError(misread)
     try:
         run = PipelineRun.start(config)
     except options.SettingError as error:
@@ -59,14 +65,20 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Unregister the run's hooks (``get_run`` keeps working for late readers)."""
     run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.term.uninstall()
     if run is not None and config.pluginmanager.is_registered(run):
         config.pluginmanager.unregister(run)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Every effective setting and where it came from."""
+    """One line of where the run goes; with ``-v`` every effective setting and its source."""
     run = config.stash.get(RUN_KEY, None)
-    return [] if run is None else run.header_lines()
+    if run is None:
+        return []
+    from pytest_pipeline.reporting.redact import redact
+
+    return [redact(line) for line in run.header_lines(config.option.verbose > 0)]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -104,3 +116,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     for problem in run.finish(exitstatus):
         warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
+    if run.end_problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -98,6 +98,7 @@ def build_scans(config: pytest.Config) -> SecurityScans:
         audit_strict=bool(options.get("audit-strict")),
         bandit_severity=Severity(str(options.get("bandit-severity"))),
         secrets_baseline=Path(baseline) if baseline else None,
+        templates=(Path(options.get("template")),),
     )
     return SecurityScans(context, waivers, Path(options.get("reports-dir")))
 

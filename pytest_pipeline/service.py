@@ -95,6 +95,11 @@ class PropertyRecord:
         """A key figure as a JUnit property."""
         self._record(name, f"{value}{unit and ' ' + unit}")
 
+    def slo(self, objective: str, measured: Any, unit: str = "") -> None:
+        """The objective and the measured value as JUnit properties."""
+        self._record("slo", objective)
+        self._record("slo_measured", f"{measured}{unit and ' ' + unit}")
+
     def image(self, title: str, data: bytes, mime: str = "image/png") -> None:
         """Pictures need the HTML report; only their size is recorded."""
         self._record(f"image:{title}", f"{len(data)} bytes {mime}")

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline import runonce
+from pytest_pipeline import envlock, orphans, runonce
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.options import PipelineOptions
+from pytest_pipeline.signals import TermAsInterrupt
 from pytest_pipeline.stages import Gate, Halt, Stage, first_line
 
 PLUGIN_NAME = "pipeline-run"
@@ -36,6 +37,7 @@ KEEP_RUNS = 20
 PRUNE_AFTER_S = 3600.0
 WORKERINPUT_ID = "pipeline_run_id"
 WORKERINPUT_DIR = "pipeline_run_dir"
+WORKERINPUT_OWNER = "pipeline_run_owner_pid"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # End-of-run phases of finalizers, in the order they run (then once-per-run teardown):
@@ -217,6 +219,15 @@ class PipelineRun:
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
+        self._marker: str | None = None
+        self.swept: list[orphans.Swept] = []
+        """Killed runs whose leftovers this run stopped at its start (owning process)."""
+        self.owner_pid = os.getpid()
+        """The run's owning process (the xdist controller's pid in a worker)."""
+        self.end_problems: list[str] = []
+        """What failed at the end of the run itself: the run fails (exit status 1)."""
+        self.term = TermAsInterrupt()
+        """SIGTERM as Ctrl-C while the run lasts (installed by :meth:`start`)."""
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -226,18 +237,25 @@ class PipelineRun:
         options = PipelineOptions.from_config(pytest_config)
         config = PipelineConfig.from_options(options)
         workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
+        owner_pid = os.getpid()
         if workerinput is not None and WORKERINPUT_DIR in workerinput:
             run_id = str(workerinput[WORKERINPUT_ID])
             run_dir = Path(workerinput[WORKERINPUT_DIR])
             role = "worker"
+            owner_pid = int(workerinput.get(WORKERINPUT_OWNER, owner_pid))
         else:
             run_id = new_run_id()
             run_dir = _make_run_dir(options.rootdir, run_id)
             dist = pytest_config.getoption("dist", default="no")
             role = "controller" if dist not in (None, "no") else "single"
         run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
+        run.owner_pid = owner_pid
+        if run.owns_run:
+            run._marker = orphans.claim(run_dir, run_id)
+            run.swept = orphans.sweep(options.rootdir / RUNS_DIR, run_id)
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
+        run.term.install()
         return run
 
     @property
@@ -261,7 +279,11 @@ class PipelineRun:
         return self.run_dir / "records" / f"{kind}.json"
 
     def record(self, kind: str, data: dict[str, Any]) -> None:
-        """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process."""
+        """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process;
+        redacted like every other file the run writes (no record needs a secret back)."""
+        from pytest_pipeline.reporting.redact import redact_data
+
+        data = redact_data(data)
         path = self._record_path(kind)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -276,6 +298,23 @@ class PipelineRun:
         except FileNotFoundError:
             return None
         return data if isinstance(data, dict) else None
+
+    @property
+    def environment_key(self) -> str:
+        """What one run at a time may use: the environment and its stack."""
+        return f"{self.options.get('env')}-{self.options.get('stack-name')}"
+
+    def hold_environment(self) -> str | None:
+        """Hold this run's environment until the run ends (every process of the run may
+        call it); a note when a killed run's lock was taken over. Raises
+        ``envlock.EnvironmentBusy`` naming the live run that holds it."""
+        holder = envlock.owner(self.run_id, self.owner_pid, self.environment_key)
+        return envlock.acquire(self.lock_dir, self.environment_key, holder)
+
+    @property
+    def lock_dir(self) -> Path:
+        """Where the environments' locks of this checkout live."""
+        return self.options.rootdir / ".pipeline" / "locks"
 
     def once(
         self,
@@ -395,10 +434,20 @@ class PipelineRun:
         if self.worker_gate is not None:
             self.worker_gate.prepare(staged)
 
-    def header_lines(self) -> list[str]:
-        """The report header: run id and folder, then every setting with its source."""
-        lines = [f"pipeline: run {self.run_id} ({self.role}), folder {self.run_dir}"]
-        explained = self.options.explain()
+    def header_lines(self, verbose: bool = False) -> list[str]:
+        """The report header: one line (environment, AWS backend, deploy target, run folder);
+        ``verbose`` (pytest ``-v``) adds every setting with its source."""
+        options = self.options
+        line = (
+            f"pipeline: env {options.get('env')}, aws-backend {options.get('aws-backend')}, "
+            f"deploy-target {options.get('deploy-target')}, run {self.run_id} ({self.role}) "
+            f"in {self.run_dir}"
+        )
+        swept = [f"pipeline: {swept.describe()}" for swept in self.swept]
+        if not verbose:
+            return [line + " (-v: every setting)", *swept]
+        lines = [line, *swept]
+        explained = options.explain()
         width = max(len(name) for name, _, _ in explained)
         for name, value, source in explained:
             if isinstance(value, tuple):
@@ -469,8 +518,13 @@ class PipelineRun:
             summary.stop = stop
 
     def flush(self) -> None:
-        """Turn tests whose teardown report never came (a crashed worker) into results."""
-        self._done.extend(self._open.values())
+        """Turn tests whose teardown report never came (a crashed worker) into results; in
+        an interrupted run a test that had not failed before the interruption has no verdict
+        and is left out (it must not count as passed)."""
+        unfinished = list(self._open.values())
+        if self.exitstatus == pytest.ExitCode.INTERRUPTED:
+            unfinished = [t for t in unfinished if any(r.failed for r in t.reports)]
+        self._done.extend(unfinished)
         self._open.clear()
         self._settle()
 
@@ -495,11 +549,35 @@ class PipelineRun:
             summaries.append(summary)
         return summaries
 
+    @property
+    def interrupted_in(self) -> str | None:
+        """The stage this process was in when the run was interrupted (Ctrl-C, SIGTERM;
+        ``-`` before any stage), or None when the run was not interrupted."""
+        if self.exitstatus != pytest.ExitCode.INTERRUPTED:
+            return None
+        return self._stage.value if self._stage is not None else "-"
+
+    @property
+    def interrupted_by(self) -> str | None:
+        """``SIGTERM`` or ``Ctrl-C`` for an interrupted run, else None."""
+        if self.exitstatus != pytest.ExitCode.INTERRUPTED:
+            return None
+        return self.term.received or "Ctrl-C"
+
     def summary_lines(self) -> list[str]:
         """The terminal summary: one line per stage, then what halted the pipeline."""
         summaries = self.stage_summary()
+        interrupted = self.interrupted_in
+        if interrupted is not None:
+            note = [
+                f"pipeline interrupted by {self.interrupted_by} in stage {interrupted}: the "
+                "run did not finish and proves nothing; run it again"
+            ]
+        else:
+            note = []
+        note += [f"pipeline failed: {problem}" for problem in self.end_problems]
         if not summaries:
-            return []
+            return note
         width = max(len(stage.value) for stage in Stage)
         lines = [
             f"{s.stage.value:<{width}}  {s.outcome:<7}  {s.counts()}  in {s.duration:.2f}s"
@@ -511,7 +589,7 @@ class PipelineRun:
         elif halt is not None:
             failed = ", ".join(stage.value for stage in self.gate.failed_stages())
             lines.append(f"pipeline failed: {failed} (gate off: later stages ran)")
-        return lines
+        return lines + note
 
     def should_destroy(self, name: str) -> bool:
         """The ``teardown`` policy for once-per-run resource ``name``."""
@@ -544,6 +622,8 @@ class PipelineRun:
         if self.owns_run:
             self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
             problems.extend(failure.describe() for failure in self.teardown_failures)
+            envlock.release(self.lock_dir, self.environment_key, self.run_id)
+            orphans.finished(self.run_dir, self._marker)
         return problems
 
 

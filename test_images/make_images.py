@@ -57,6 +57,8 @@ class Case:
     derived: bool = True
     specs: list[str] = field(default_factory=lambda: ["us"])
     background: bool = True
+    also_correct: list[str] = field(default_factory=list)
+    rule: str = ""
 
 
 def _jpeg(rgb: NDArray[np.uint8], quality: int = 90, **kwargs: object) -> bytes:
@@ -137,6 +139,17 @@ def alpha_png() -> bytes:
     return _png(Image.fromarray(rgba, "RGBA"))
 
 
+def hidden_face_alpha() -> bytes:
+    """The portrait with a second, smaller copy of the head in its top-left corner, fully
+    transparent with its pixels kept: one face once composited on white, two when the alpha
+    channel is dropped."""
+    rgb = astronaut().copy()
+    rgb[:200, :200] = _resize(rgb[20:260, 120:360], (200, 200))
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:200, :200] = 0
+    return _png(Image.fromarray(np.dstack([rgb, alpha]), "RGBA"))
+
+
 def webp() -> bytes:
     """The portrait as lossy WebP."""
     buf = io.BytesIO()
@@ -189,6 +202,7 @@ CASES = [
         "astronaut",
         derived=False,
         specs=["us", "eu", "uk"],
+        rule="photo output: size, one face, centred, head height, white background",
     ),
     Case(
         "astronaut_gray.jpg",
@@ -200,6 +214,7 @@ CASES = [
         "Single-channel greyscale JPEG of the portrait.",
         "astronaut",
         specs=OK,
+        rule="input: a single-channel JPEG is a photo like any other",
     ),
     Case(
         "astronaut_dark.jpg",
@@ -211,6 +226,7 @@ CASES = [
         "Under-exposed by about two stops; the face is still detectable.",
         "astronaut",
         specs=OK,
+        rule="photo output: size, one face, centred, head height, white background",
     ),
     Case(
         "astronaut_overexposed.jpg",
@@ -222,6 +238,7 @@ CASES = [
         "Over-exposed with clipped highlights; the face is still detectable.",
         "astronaut",
         specs=OK,
+        rule="photo output: size, one face, centred, head height, white background",
     ),
     Case(
         "astronaut_rotated_exif.jpg",
@@ -234,6 +251,7 @@ CASES = [
         "orientation is applied.",
         "astronaut",
         specs=OK,
+        rule="input: EXIF orientation is honoured (the photo comes out upright)",
     ),
     Case(
         "astronaut_alpha.png",
@@ -245,6 +263,21 @@ CASES = [
         "RGBA PNG with a transparent margin.",
         "astronaut",
         specs=OK,
+        rule="input: transparency is composited on white",
+    ),
+    Case(
+        "astronaut_hidden_face_alpha.png",
+        hidden_face_alpha,
+        "image/png",
+        200,
+        "",
+        1,
+        "The portrait with a smaller copy of the head in the top-left corner, fully "
+        "transparent with its pixels kept: one face once composited on white, two if the "
+        "alpha channel is dropped.",
+        "astronaut",
+        specs=OK,
+        rule="input: transparency is composited on white",
     ),
     Case(
         "astronaut.webp",
@@ -256,6 +289,7 @@ CASES = [
         "Lossy WebP of the portrait.",
         "astronaut",
         specs=OK,
+        rule="input: JPEG, PNG or WebP, recognised by content",
     ),
     Case(
         "astronaut_png_named_jpg.jpg",
@@ -267,6 +301,7 @@ CASES = [
         "PNG content declared as image/jpeg with a .jpg name: content sniffing decides.",
         "astronaut",
         specs=OK,
+        rule="input: recognised by content, not by file name or declared type",
     ),
     Case(
         "two_faces.jpg",
@@ -277,6 +312,7 @@ CASES = [
         2,
         "Two copies of the portrait side by side (one mirrored).",
         "astronaut",
+        rule="faces: more than one face is 422 multiple_faces",
     ),
     Case(
         "small_face.jpg",
@@ -287,6 +323,8 @@ CASES = [
         1,
         "Portrait at half size on a 640x640 grey canvas: the face is about 50 px wide.",
         "astronaut",
+        rule="faces: a face too small is 422 face_too_small or no_face, never 200",
+        also_correct=["no_face"],
     ),
     Case(
         "tiny.jpg",
@@ -297,6 +335,8 @@ CASES = [
         1,
         "64x64 thumbnail of the face.",
         "astronaut",
+        rule="faces: a face too small is 422 face_too_small or no_face, never 200",
+        also_correct=["no_face"],
     ),
     Case(
         "camera.png",
@@ -308,6 +348,7 @@ CASES = [
         "Cameraman in profile looking through a camera: no frontal face.",
         "camera",
         derived=False,
+        rule="faces: no frontal face is 422 no_face",
     ),
     Case(
         "coffee.jpg",
@@ -319,6 +360,7 @@ CASES = [
         "A cup of coffee: no face.",
         "coffee",
         derived=False,
+        rule="faces: no face is 422 no_face",
     ),
     Case(
         "chelsea.jpg",
@@ -330,6 +372,7 @@ CASES = [
         "A cat: no human face.",
         "chelsea",
         derived=False,
+        rule="faces: no human face is 422 no_face",
     ),
     Case(
         "rocket.jpg",
@@ -341,6 +384,7 @@ CASES = [
         "A rocket launch: no face.",
         "rocket",
         derived=False,
+        rule="faces: no face is 422 no_face",
     ),
     Case(
         "huge.png",
@@ -353,6 +397,7 @@ CASES = [
         "guard (40 MP), not the MAX_UPLOAD_MB body limit.",
         "none",
         background=False,
+        rule="input: over 40 megapixels decoded is 413 too_large",
     ),
     Case(
         "truncated.jpg",
@@ -364,6 +409,7 @@ CASES = [
         "The first 2,000 bytes of a JPEG: headers without image data cannot be decoded.",
         "astronaut",
         background=False,
+        rule="input: bytes that do not decode are 415",
     ),
     Case(
         "not_an_image.jpg",
@@ -375,6 +421,7 @@ CASES = [
         "Plain text with a .jpg name and a declared image/jpeg type.",
         "none",
         background=False,
+        rule="input: bytes that are no image are 415",
     ),
     Case(
         "empty.jpg",
@@ -386,6 +433,7 @@ CASES = [
         "A zero-byte upload.",
         "none",
         background=False,
+        rule="input: an empty photo part is 400 missing_photo",
     ),
 ]
 
@@ -413,6 +461,9 @@ HEADER = """\
 # background   whether POST /api/v1/background is expected to succeed (200 image/png)
 # source       where the original comes from; licence: its licence
 # derived_from the original a variant was made from (absent for originals)
+# also_correct other error codes the contract accepts as just as correct (tiny faces: the
+#              service's detector may not find them at all, so no_face is right too)
+# rule         the contract rule (DESIGN.md section 5) the sample exercises, named in failures
 """
 
 
@@ -436,6 +487,10 @@ def main(out: Path = HERE) -> None:
         }
         if case.derived and case.original != "none":
             fields["derived_from"] = f"skimage.data.{case.original}()"
+        if case.also_correct:
+            fields["also_correct"] = case.also_correct
+        if case.rule:
+            fields["rule"] = case.rule
         fields["description"] = case.description
         lines = ["[[images]]"] + [f"{k} = {_toml_value(v)}" for k, v in fields.items()]
         blocks.append("\n".join(lines) + "\n")

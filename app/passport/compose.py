@@ -41,7 +41,7 @@ class Spec:
 # US 1-1 3/8 in of 2 in; Schengen 32-36 mm of 45 mm; UK 29-34 mm of 45 mm (300 dpi).
 SPECS: dict[str, Spec] = {
     "us": Spec("us", 600, 600, (0.50, 0.69)),
-    "eu": Spec("eu", 413, 531, (0.71, 0.80)),
+    "eu": Spec("eu", 413, 531, (0.70, 0.80)),
     "uk": Spec("uk", 413, 531, (0.64, 0.76)),
 }
 

@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         help="treat this ISO 8601 UTC time as now (default: the current time)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per deletion")
+    parser.add_argument(
+        "--protected-environments",
+        default=env("PIPELINE_PROTECTED_ENVIRONMENTS", "staging,prod"),
+        help="comma-separated environments whose stacks are never deleted (default: staging,prod)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the stacks that would be deleted; delete none"
+    )
     return parser
 
 
@@ -61,10 +69,14 @@ def main(argv: list[str]) -> int:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     print(ctx.describe())
+    protected = tuple(p.strip() for p in args.protected_environments.replace(";", ",").split(","))
     try:
-        deleted = stacks.janitor(ctx, now, args.timeout)
+        deleted = stacks.janitor(
+            ctx, now, args.timeout, protected=tuple(p for p in protected if p), dry_run=args.dry_run
+        )
     except stacks.StackError as error:
         print(f"pytest-pipeline janitor: {error}", file=sys.stderr)
         return 1
-    print(f"deleted {len(deleted)} expired stack(s){': ' if deleted else ''}{', '.join(deleted)}")
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(deleted)} expired stack(s){': ' if deleted else ''}{', '.join(deleted)}")
     return 0

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ import requests
 
 from pytest_pipeline.reporting.metrics import NAMESPACE
 from pytest_pipeline.reporting.redact import redact
-from pytest_pipeline.retry import RetryError, wait_until
+from pytest_pipeline.retry import Backoff, RetryError, wait_until
 
 log = logging.getLogger("pytest_pipeline.monitoring")
 
@@ -76,6 +76,54 @@ def metric_sum(
     )
     points = answer.get("Datapoints", [])
     return sum(float(p["Sum"]) for p in points) if points else None
+
+
+def _throttled(error: BaseException) -> bool:
+    """A throttling error of any AWS client (checked by its code: no botocore import)."""
+    response: Any = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+    return code in ("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests")
+
+
+READ_BACK_DEADLINE_S = 180.0
+"""How long a metric just put may take to be readable: CloudWatch documents up to about two
+minutes before ``GetMetricStatistics`` returns new datapoints."""
+
+
+def wait_for_metric(
+    cloudwatch: Any,
+    name: str,
+    dimensions: Sequence[Mapping[str, str]],
+    *,
+    since: datetime,
+    deadline_s: float = READ_BACK_DEADLINE_S,
+    namespace: str = NAMESPACE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """The sum of ``name`` once CloudWatch returns datapoints for it, polling with backoff
+    until ``deadline_s``; :class:`MonitoringError` naming the metric when none arrive."""
+
+    def probe() -> tuple[float] | None:
+        value = metric_sum(cloudwatch, name, dimensions, namespace=namespace, since=since)
+        return None if value is None else (value,)  # a tuple: a sum of 0.0 is an answer
+
+    try:
+        found = wait_until(
+            probe,
+            what=f"metric {namespace}/{name} to be readable",
+            deadline=deadline_s,
+            retry_on=_throttled,
+            backoff=Backoff(0.5, 15.0, 2.0),
+            sleep=sleep,
+        )
+    except RetryError as error:
+        shown = ", ".join(f"{d['Name']}={d['Value']}" for d in dimensions)
+        raise MonitoringError(
+            f"metric {namespace}/{name} ({shown}) was published but no datapoint could be "
+            f"read back within {deadline_s:.0f} s: check the namespace and dimensions, and "
+            "that the role may call cloudwatch:GetMetricStatistics"
+        ) from error
+    return found[0]
 
 
 # -- alarms -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,12 @@ TAG_RUN = "pipeline:run-id"
 TAG_COMMIT = "pipeline:commit"
 TAG_ENV = "pipeline:environment"
 TAG_EXPIRES = "pipeline:expires-at"
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+TAG_LIFECYCLE = "pipeline:lifecycle"
+EPHEMERAL, PROTECTED = "ephemeral", "protected"
+DEFAULT_PROTECTED = ("staging", "prod")
+# AUTO_EXPAND: the template uses the AWS::LanguageExtensions transform (conditional
+# DeletionPolicy); CreateStack requires it, change sets accept it.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 REQUIRED_OUTPUTS = (
     "TableName",
@@ -99,17 +104,26 @@ MOTO_DROPPED = {
 
 
 def pipeline_tags(
-    run_id: str, commit: str | None, environment: str, ttl: timedelta, now: datetime | None = None
+    run_id: str,
+    commit: str | None,
+    environment: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
 ) -> dict[str, str]:
-    """The tags that mark a stack as the pipeline's and say when the janitor may delete it."""
-    expires = (now or utcnow()) + ttl
-    return {
+    """The tags that mark a stack as the pipeline's: a stack of a protected environment is
+    ``protected`` and never expires; any other (dev, per-PR) is ``ephemeral`` and says when
+    the janitor may delete it."""
+    tags = {
         TAG_MANAGED: MANAGED_BY,
         TAG_RUN: run_id,
         TAG_COMMIT: commit or "unknown",
         TAG_ENV: environment,
-        TAG_EXPIRES: expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAG_LIFECYCLE: PROTECTED if environment in protected else EPHEMERAL,
     }
+    if environment not in protected:
+        tags[TAG_EXPIRES] = ((now or utcnow()) + ttl).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return tags
 
 
 def _template_hash(text: str) -> str:
@@ -169,9 +183,11 @@ def provision(
     pseudo = {"AWS::StackName": stack_name, "AWS::Region": ctx.region}
     conditions = cfn.evaluate_conditions(template, cfn.parameter_values(template, params), pseudo)
     declared = cfn.declared_resources(template, conditions)
-    existing = describe(ctx, stack_name)
-    if existing and StackStatus(existing["StackStatus"]) == StackStatus.ROLLBACK_COMPLETE:
-        log.info("stack %s is ROLLBACK_COMPLETE from an earlier run: deleting it", stack_name)
+    existing = settle_existing(ctx, stack_name, timeout)
+    left = StackStatus(existing["StackStatus"]) if existing else None
+    if left in (StackStatus.ROLLBACK_COMPLETE, StackStatus.REVIEW_IN_PROGRESS):
+        # neither holds resources: a failed creation, or a CREATE change set never run
+        log.info("stack %s is %s from an earlier run: deleting it", stack_name, left)
         delete(ctx, stack_name, timeout)
         existing = None
     before = None
@@ -229,6 +245,43 @@ def provision(
         )
     assert final is not None
     return _state(ctx, stack_name, final, declared, template)
+
+
+_BY_HAND = {
+    StackStatus.UPDATE_ROLLBACK_FAILED: "aws cloudformation continue-update-rollback "
+    "--stack-name {name} (skip the resources that cannot roll back), then run again",
+    StackStatus.IMPORT_ROLLBACK_FAILED: "aws cloudformation continue-update-rollback "
+    "--stack-name {name}, then run again",
+    StackStatus.ROLLBACK_FAILED: "aws cloudformation delete-stack --stack-name {name} "
+    "(keep the resources it names with --retain-resources), then run again",
+    StackStatus.DELETE_FAILED: "aws cloudformation delete-stack --stack-name {name} "
+    "(with --retain-resources for what cannot go), then run again",
+}
+
+
+def settle_existing(ctx: AwsContext, stack_name: str, timeout: float) -> dict[str, Any] | None:
+    """The stack as provisioning may start from: None when there is none; an operation in
+    progress (an update still cleaning up, a rollback) waited for first; a status that
+    needs a person a :class:`StackError` with the command to run."""
+    existing = describe(ctx, stack_name)
+    if existing is None:
+        return None
+    status = StackStatus(existing["StackStatus"])
+    if status.value.endswith("IN_PROGRESS") and not status.awaits_creation:
+        # also an update still removing old resources: CloudFormation takes no new change
+        log.info("stack %s is %s: waiting for it to settle first", stack_name, status)
+        events = EventStream(ctx, stack_name, None)
+        existing = wait_settled(ctx, stack_name, events, timeout, f"stack {stack_name} to settle")
+        if existing is None:
+            return None
+        status = StackStatus(existing["StackStatus"])
+    if status.needs_a_person:
+        raise StackError(
+            stack_name,
+            f"stack {stack_name} is {status.value}: CloudFormation will not go on by itself",
+            _BY_HAND[status].format(name=stack_name),
+        )
+    return existing
 
 
 def _run_change_set(
@@ -389,6 +442,7 @@ def _state(
         status=StackStatus(described["StackStatus"]),
         backend=ctx.backend,
         stack_id=described.get("StackId"),
+        change_set=described.get("ChangeSetId"),
         endpoint_url=ctx.endpoint_url,
         outputs=outputs,
         resources={k: v[1] for k, v in resources.items()},
@@ -465,8 +519,17 @@ def delete(
     return left
 
 
-def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0) -> list[str]:
-    """Delete expired stacks the pipeline created (by their tags) and nothing else."""
+def janitor(
+    ctx: AwsContext,
+    now: datetime | None = None,
+    timeout: float = 900.0,
+    *,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    dry_run: bool = False,
+) -> list[str]:
+    """Delete expired ephemeral stacks the pipeline created (by their tags) and nothing
+    else: never a stack tagged ``protected`` or of a ``protected`` environment, whatever its
+    expiry tag says. With ``dry_run`` only list what would go."""
     now = now or utcnow()
     client = ctx.client("cloudformation")
     expired = []
@@ -474,6 +537,10 @@ def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0
         for stack in page.get("Stacks", []):
             tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
             if tags.get(TAG_MANAGED) != MANAGED_BY or TAG_EXPIRES not in tags:
+                continue
+            if tags.get(TAG_LIFECYCLE) == PROTECTED or tags.get(TAG_ENV) in protected:
+                log.info("janitor: %s is protected (%s); never deleted", stack["StackName"],
+                         tags.get(TAG_ENV))  # fmt: skip
                 continue
             try:
                 expires = datetime.fromisoformat(tags[TAG_EXPIRES].replace("Z", "+00:00"))
@@ -487,6 +554,10 @@ def janitor(ctx: AwsContext, now: datetime | None = None, timeout: float = 900.0
                 continue
             if expires <= now and stack["StackStatus"] != "DELETE_COMPLETE":
                 expired.append(stack["StackName"])
+    if dry_run:
+        for name in expired:
+            log.info("janitor (dry run): would delete expired stack %s", name)
+        return expired
     deleted, failures = [], []
     for name in expired:
         log.info("janitor: deleting expired stack %s", name)

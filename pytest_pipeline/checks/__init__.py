@@ -8,7 +8,7 @@ SCANNERS: dict[str, str] = {
     "vulnerabilities": "pinned packages have no known vulnerability",
     "secrets": "no secret in a tracked file",  # pragma: allowlist secret
     "code": "bandit finds nothing at or above the severity floor in the app",
-    "templates": "CloudFormation templates pass cfn-lint and the security rules",
+    "templates": "the templates the run deploys pass cfn-lint and the pipeline's cfn-lint rules",
 }
 
 __all__ = ["SCANNERS"]

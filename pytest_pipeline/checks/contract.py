@@ -14,7 +14,7 @@ import binascii
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,8 +163,12 @@ def check_no_leaks(resp: Response) -> list[str]:
     return problems
 
 
-def check_error(resp: Response, status: int, code: str) -> list[str]:
-    """An error response: the status, JSON ``{"error": {"code", "message"}}``, no leaks."""
+def check_error(resp: Response, status: int, code: str | Sequence[str]) -> list[str]:
+    """An error response: the status, JSON ``{"error": {"code", "message"}}``, no leaks.
+
+    ``code`` may list several codes the contract accepts as equally correct.
+    """
+    codes = [code] if isinstance(code, str) else [c for c in code if c]
     problems: list[str] = []
     _expect_status(resp, status, problems)
     body = _json(resp, problems)
@@ -175,9 +179,10 @@ def check_error(resp: Response, status: int, code: str) -> list[str]:
                 f'{resp.request}: error body must be {{"error": {{...}}}}, got {body!r}'
             )
         else:
-            if error.get("code") != code:
+            if error.get("code") not in codes:
+                wanted = " or ".join(repr(c) for c in codes)
                 problems.append(
-                    f"{resp.request}: expected error code {code!r}, got {error.get('code')!r}"
+                    f"{resp.request}: expected error code {wanted}, got {error.get('code')!r}"
                 )
             message = error.get("message")
             if not isinstance(message, str) or not message.strip():
@@ -441,12 +446,25 @@ def check_preflight_denied(resp: Response, origin: str) -> list[str]:
 
 
 def check_security_headers(resp: Response, https: bool) -> list[str]:
-    """``X-Content-Type-Options: nosniff`` everywhere; HSTS with a max-age when over HTTPS."""
+    """``X-Content-Type-Options: nosniff``, a ``Content-Security-Policy`` and framing denied
+    (``X-Frame-Options: DENY`` or CSP ``frame-ancestors 'none'``) on every answer; HSTS with
+    a max-age when over HTTPS."""
     problems: list[str] = []
     if (resp.header("X-Content-Type-Options") or "").strip().lower() != "nosniff":
         problems.append(
             f"{resp.request}: expected X-Content-Type-Options: nosniff, "
             f"got {resp.header('X-Content-Type-Options')!r}"
+        )
+    csp = (resp.header("Content-Security-Policy") or "").strip()
+    if not csp:
+        problems.append(f"{resp.request}: expected a Content-Security-Policy header, got none")
+    frame_options = (resp.header("X-Frame-Options") or "").strip().upper()
+    ancestors = re.search(r"(?:^|;)\s*frame-ancestors\s+'none'\s*(?:;|$)", csp, re.IGNORECASE)
+    if frame_options != "DENY" and not ancestors:
+        problems.append(
+            f"{resp.request}: framing must be denied (X-Frame-Options: DENY or CSP "
+            f"frame-ancestors 'none'), got X-Frame-Options {resp.header('X-Frame-Options')!r} "
+            f"and CSP {csp or None!r}"
         )
     if https:
         hsts = resp.header("Strict-Transport-Security") or ""

@@ -1,8 +1,10 @@
 """The sample-photo manifest (`test_images/manifest.toml`): what each photo must produce.
 
 Each `[[images]]` table names a file and the service's expected answer to
-`POST /api/v1/photos` (status, error code), the true face count, the specs to request,
-whether `POST /api/v1/background` must succeed, and where the picture comes from.
+`POST /api/v1/photos` (status, error code, and any other error codes the contract accepts as
+equally correct), the true face count, the specs to request, whether
+`POST /api/v1/background` must succeed, the contract rule the sample exercises, and where
+the picture comes from.
 `load_manifest` validates the whole file and raises one `ManifestError` listing every
 problem with the entry it is in and how to fix it.
 """
@@ -37,6 +39,13 @@ class ImageCase:
     description: str
     path: Path
     derived_from: str | None = None
+    also_correct: tuple[str, ...] = ()
+    rule: str = ""
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Every error code the contract accepts for this photo (the first is the usual one)."""
+        return (self.error, *self.also_correct) if self.error else ()
 
     @property
     def ok(self) -> bool:
@@ -60,6 +69,8 @@ FIELDS: dict[str, tuple[type, bool]] = {
     "source": (str, True),
     "licence": (str, True),
     "derived_from": (str, False),
+    "also_correct": (list, False),
+    "rule": (str, False),
     "description": (str, True),
 }
 
@@ -92,6 +103,12 @@ def _entry_problems(entry: dict[str, Any], base: Path) -> list[str]:
         problems.append('a 200 entry must have error = ""')
     if entry["status"] != 200 and not entry["error"]:
         problems.append(f"a {entry['status']} entry needs its error code in 'error'")
+    also = entry.get("also_correct", [])
+    if also and (entry["status"] == 200 or not all(isinstance(c, str) and c for c in also)):
+        problems.append(
+            "'also_correct' lists other error codes equally correct for an error entry, "
+            'e.g. ["no_face"]'
+        )
     if entry["faces"] < 0:
         problems.append("'faces' cannot be negative")
     specs = entry["specs"]
@@ -167,6 +184,8 @@ def load_manifest(path: Path) -> list[ImageCase]:
                 description=entry["description"],
                 path=base / entry["file"],
                 derived_from=entry.get("derived_from"),
+                also_correct=tuple(entry.get("also_correct", [])),
+                rule=entry.get("rule", ""),
             )
         )
     if problems:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -42,11 +43,18 @@ CASES_DIR = Path(__file__).parent / "cases"
 
 @dataclass
 class Probe:
-    """The outcome of one scenario: its response, problems, and pictures worth showing."""
+    """The outcome of one scenario: its response, problems, and pictures worth showing.
+
+    ``rules`` keeps the problems apart by contract rule where a scenario judges several
+    (a photo: ``answer`` and each of :data:`images.PHOTO_RULES` but ``size``); a rule
+    missing from it could not be judged, and ``unjudged`` says why.
+    """
 
     response: Response | None
     problems: list[str] = field(default_factory=list)
     pictures: list[tuple[str, bytes, str]] = field(default_factory=list)
+    rules: dict[str, list[str]] = field(default_factory=dict)
+    unjudged: str = ""
 
     @property
     def ok(self) -> bool:
@@ -103,32 +111,43 @@ def probe_photo(
     spec: dict[str, Any] | None,
     status: int,
     error: str | None,
+    also_correct: Sequence[str] = (),
 ) -> Probe:
     """``POST /api/v1/photos`` with one photo and spec, expecting ``status``/``error``.
 
-    For a success, the picture itself is judged (size, one face, centred, head height,
-    white border) independently of what the service claims.
+    ``also_correct`` lists other error codes the contract accepts as just as correct (a tiny
+    face: ``no_face`` as well as ``face_too_small``). For a success, the picture itself is
+    judged rule by rule (one upright face, centred, head height, white background)
+    independently of what the service claims; ``probe.rules`` keeps the rules apart.
     """
     label = f"POST /api/v1/photos ({photo.name}, spec={spec_id})"
     resp = _upload(client, "/api/v1/photos", photo, media_type, {"spec": spec_id}, label)
     if status != 200:
-        return Probe(resp, contract.check_error(resp, status, error or ""))
+        problems = contract.check_error(resp, status, [error or "", *also_correct])
+        return Probe(resp, problems, rules={"answer": problems}, unjudged="not a photo case")
     if spec is None:
-        return Probe(resp, [f"{label}: the service offers no spec {spec_id!r} (GET /api/v1/specs)"])
+        problems = [f"{label}: the service offers no spec {spec_id!r} (GET /api/v1/specs)"]
+        return Probe(resp, problems, rules={"answer": problems}, unjudged=problems[0])
     problems = contract.check_photo(resp, spec_id, spec)
-    probe = Probe(resp, problems)
-    output = contract.photo_image(resp)
-    if output is not None:
-        verdict, faces = images.inspect_photo(output, spec)
-        problems.extend(f"{label}: {p}" for p in verdict if f"{label}: {p}" not in problems)
-        probe.pictures = [
-            ("input", photo.read_bytes(), media_type),
-            (
-                f"output ({spec_id}, faces re-detected)",
-                images.annotate(output, faces),
-                "image/png",
-            ),
-        ]
+    probe = Probe(resp, problems, rules={"answer": list(problems)})
+    output = contract.photo_image(resp) if resp.status == 200 else None
+    if output is None:
+        probe.unjudged = f"{label}: no output photo to judge (HTTP {resp.status})"
+        return probe
+    verdict = images.judge_photo(output, spec)
+    for rule in images.PHOTO_RULES:
+        if rule != "size" and verdict.judged(rule):  # the answer's check covers the size
+            probe.rules[rule] = [f"{label}: {p}" for p in verdict.rules[rule]]
+            problems.extend(probe.rules[rule])
+    probe.unjudged = f"{label}: {verdict.reason}" if verdict.reason else ""
+    probe.pictures = [
+        ("input", photo.read_bytes(), media_type),
+        (
+            f"output ({spec_id}, faces re-detected)",
+            images.annotate(output, verdict.faces),
+            "image/png",
+        ),
+    ]
     return probe
 
 

@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -227,26 +228,35 @@ def check_index(
     return findings, len(pins)
 
 
-def pip_dry_run(requirements: Path, python: Version, *, timeout: float = 180.0) -> dict[str, Any]:
+def pip_dry_run(
+    requirements: Path,
+    python: Version,
+    *,
+    timeout: float = 180.0,
+    interpreter: str = sys.executable,
+) -> dict[str, Any]:
     """Resolve ``requirements`` for ``python`` with pip into nothing; the ``--report`` JSON.
 
-    Raises :class:`ResolutionError` when pip could not run; a set that does not resolve is
-    returned as ``{"error": "<pip's error lines>"}``.
+    ``--target`` (an empty temporary folder a dry run never fills) is what pip before 23.3
+    requires next to ``--platform``; later versions accept it as well. Raises
+    :class:`ResolutionError` when pip could not run; a set that does not resolve is returned
+    as ``{"error": "<pip's error lines>"}``.
     """
-    command = [
-        sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-        "--report", "-", "--disable-pip-version-check", "--no-input",
-        "--python-version", f"{python.major}.{python.minor}", "--only-binary=:all:",
-        "--implementation", "cp", "-r", str(requirements),
-    ]  # fmt: skip
-    for platform in manylinux_platforms():
-        command += ["--platform", platform]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, cwd=requirements.parent
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ResolutionError(f"`pip install --dry-run` did not finish: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="pipeline-resolve-") as target:
+        command = [
+            interpreter, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+            "--report", "-", "--disable-pip-version-check", "--no-input", "--target", target,
+            "--python-version", f"{python.major}.{python.minor}", "--only-binary=:all:",
+            "--implementation", "cp", "-r", str(requirements),
+        ]  # fmt: skip
+        for platform in manylinux_platforms():
+            command += ["--platform", platform]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, cwd=requirements.parent
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ResolutionError(f"`pip install --dry-run` did not finish: {exc}") from exc
     if done.returncode == 0:
         try:
             report: dict[str, Any] = json.loads(done.stdout)

@@ -55,6 +55,8 @@ class ScanContext:
     bandit_severity: Severity = Severity.MEDIUM
     secrets_baseline: Path | None = None
     audit_services: tuple[str, ...] = ("pypi", "osv")
+    #: The CloudFormation template(s) the run deploys (setting ``template``).
+    templates: tuple[Path, ...] = ()
 
     @property
     def requirements(self) -> Path:
@@ -73,6 +75,7 @@ class ScanContext:
         defaults: dict[str, object] = {
             "app_dir": root / "app",
             "secrets_baseline": root / ".secrets.baseline",
+            "templates": (root / "infra" / "template.yaml",),
         }
         defaults.update(settings)
         return cls(root=root, **defaults)  # type: ignore[arg-type]
@@ -199,19 +202,22 @@ def _templates(ctx: ScanContext) -> ScanOutcome:
         from pytest_pipeline.checks import templates
     except ImportError as exc:
         raise RuntimeError(f"the template checks cannot be imported: {exc}") from exc
-    files = templates.template_files(ctx.root / "infra")
-    if not files:
-        return ScanOutcome("templates", [], "", skipped="no template under infra/")
+    configured = [t for t in ctx.templates if t.is_file()]
+    if not configured:
+        shown = ", ".join(_rel(ctx.root, t) for t in ctx.templates) or "none"
+        reason = f"no CloudFormation template to check (setting `template`: {shown})"
+        return ScanOutcome("templates", [], "", skipped=reason)
+    files = list(dict.fromkeys(p for t in configured for p in templates.run_templates(t)))
     findings: list[Finding] = []
     for path in files:
         location = _rel(ctx.root, path)
-        for finding in [*templates.lint_template(path), *templates.security_findings(path)]:
+        for finding in templates.scan_template(path):
             findings.append(dataclasses.replace(finding, location=location))
     return ScanOutcome(
         "templates",
         findings,
-        f"{len(files)} template(s) checked with cfn-lint and the security rules: "
-        + ", ".join(_rel(ctx.root, p) for p in files),
+        f"{len(files)} template(s) the run deploys checked with cfn-lint and the pipeline's "
+        f"rules ({templates.COMMAND}): " + ", ".join(_rel(ctx.root, p) for p in files),
     )
 
 

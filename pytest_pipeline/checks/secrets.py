@@ -63,10 +63,8 @@ def redact(value: str) -> str:
 def _plugin_names() -> dict[str, str]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    return {
-        secret_type: cls.__name__
-        for secret_type, cls in get_mapping_from_secret_type_to_class().items()
-    }
+    mapping: dict[str, type] = dict(get_mapping_from_secret_type_to_class())
+    return {secret_type: cls.__name__ for secret_type, cls in mapping.items()}
 
 
 def _settings(baseline: dict[str, Any] | None) -> AbstractContextManager[Any]:

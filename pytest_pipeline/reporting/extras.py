@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_pipeline.reporting.histogram import Percentiles
+from pytest_pipeline.reporting.pictures import Picture
 from pytest_pipeline.reporting.redact import redact
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
@@ -31,13 +32,23 @@ def _title(title: str) -> str:
     return f'<div style="font-weight:600;margin:4px 0">{_text(title)}</div>'
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    """``data:<mime>;base64,…`` for ``data`` (raises ``ValueError`` for a non-image mime)."""
+def check_image(data: bytes, mime: str) -> None:
+    """Raise ``ValueError`` for a non-image mime type or empty data, saying which."""
     if mime not in IMAGE_MIMES:
         raise ValueError(f"unsupported image type {mime!r}: use one of {', '.join(IMAGE_MIMES)}")
     if not data:
         raise ValueError("image data is empty")
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """``data:<mime>;base64,…`` for ``data`` (raises ``ValueError`` for a non-image mime)."""
+    check_image(data, mime)
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def picture_uri(picture: Picture) -> str:
+    """The ``data:`` URI of a :class:`Picture`."""
+    return data_uri(picture.data, picture.mime)
 
 
 def format_value(value: Any, unit: str = "") -> str:
@@ -63,29 +74,48 @@ def figures_html(figures: Sequence[tuple[str, Any, str]]) -> str:
     )
 
 
-def _figure(caption: str, data: bytes, mime: str, max_width: int) -> str:
+def _figure(caption: str, data: bytes, mime: str, max_width: int, key: str = "") -> str:
+    # With a key the picture is not inlined: the report's picture store holds each distinct
+    # picture once and fills in every <img> that names it (reporting.dashboard).
+    source = (
+        f'class="pipeline-picture" data-pipeline-picture="{_text(key)}"'
+        if key
+        else f'src="{data_uri(data, mime)}"'
+    )
     return (
         f'<figure style="margin:0 12px 0 0;display:inline-block;vertical-align:top">'
-        f'<img src="{data_uri(data, mime)}" alt="{_text(caption)}" '
+        f'<img {source} alt="{_text(caption)}" '
         f'style="max-width:{max_width}px;max-height:480px;border:1px solid #ddd;'
         f'background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px">'
         f'<figcaption style="font-size:12px;color:#444">{_text(caption)}</figcaption></figure>'
     )
 
 
-def image_html(title: str, data: bytes, mime: str = "image/png") -> str:
-    """One picture with its title."""
-    return (
-        f'<div class="pipeline-image" {_BOX}>{_title(title)}{_figure(title, data, mime, 640)}</div>'
-    )
+def image_html(title: str, data: bytes | Picture, mime: str = "image/png") -> str:
+    """One picture with its title: inline bytes, or a stored :class:`Picture` (by its key)."""
+    if isinstance(data, Picture):
+        figure = _figure(title, data.data, data.mime, 640, data.key)
+    else:
+        figure = _figure(title, data, mime, 640)
+    return f'<div class="pipeline-image" {_BOX}>{_title(title)}{figure}</div>'
 
 
-def side_by_side_html(title: str, items: Sequence[tuple[str, bytes, str]]) -> str:
-    """Pictures next to each other (input photo, output photo, mask …), each captioned."""
+def side_by_side_html(
+    title: str, items: Sequence[tuple[str, bytes, str]] | Sequence[tuple[str, Picture]]
+) -> str:
+    """Pictures next to each other (input photo, output photo, mask …), each captioned:
+    ``(caption, data, mime)`` inline, or ``(caption, Picture)`` from the picture store."""
     if not items:
         raise ValueError(f"side_by_side {title!r}: no pictures given")
     width = max(200, 1100 // len(items))
-    figures = "".join(_figure(caption, data, mime, width) for caption, data, mime in items)
+    figures = ""
+    for item in items:
+        caption, payload = str(item[0]), item[1:]
+        if isinstance(payload[0], Picture):
+            picture = payload[0]
+            figures += _figure(caption, picture.data, picture.mime, width, picture.key)
+        else:
+            figures += _figure(caption, bytes(payload[0]), str(payload[1]), width)
     return (
         f'<div class="pipeline-side-by-side" {_BOX}>{_title(title)}'
         f'<div style="display:flex;flex-wrap:wrap;gap:8px">{figures}</div></div>'
@@ -128,8 +158,10 @@ def text_html(title: str, body: str) -> str:
     )
 
 
-def histogram_html(title: str, png: bytes, stats: Percentiles) -> str:
-    """The latency histogram beside its percentile table."""
+def histogram_html(title: str, png: bytes | Picture, stats: Percentiles) -> str:
+    """The latency histogram (PNG bytes, or a stored :class:`Picture`) beside its
+    percentile table."""
+    chart = png if isinstance(png, Picture) else Picture(png, "image/png")
     table = table_html(
         "Percentiles",
         [
@@ -146,5 +178,6 @@ def histogram_html(title: str, png: bytes, stats: Percentiles) -> str:
     return (
         f'<div class="pipeline-histogram" {_BOX}>{_title(title)}'
         f'<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
-        f"{_figure(title, png, 'image/png', 720)}{table}</div></div>"
+        f"{_figure(title, chart.data, chart.mime, 720, chart.key if chart is png else '')}"
+        f"{table}</div></div>"
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestResult, utcnow
+from pytest_pipeline.reporting.ledger import LedgerStep, ledger_dicts
 from pytest_pipeline.reporting.redact import default_redactor, redact_data
 from pytest_pipeline.reporting.summary import group_by_stage
 
@@ -99,13 +100,23 @@ def _render(data: dict[str, Any]) -> str:
     return text.replace(json.dumps(_RESULTS_SLOT), _results_json(results), 1) + "\n"
 
 
-def record_json(record: DeploymentMetadata) -> str:
-    """The record as indented JSON (a line per test result), every string redacted.
+def record_json(
+    record: DeploymentMetadata,
+    ledger: list[LedgerStep] | None = None,
+    run: dict[str, Any] | None = None,
+) -> str:
+    """The record as indented JSON (a line per test result), every string redacted; with
+    ``ledger``, the deployment ledger the report's dashboard shows, as ``ledger``; with
+    ``run``, how the run ended (``run_outcome``: passed, failed or interrupted, and
+    ``interrupted_in``), whatever the deployment's own status says.
 
     The rendered text is checked for secrets once; only when it may hold one are the
     record's strings redacted one by one and the record rendered again.
     """
     data = record.to_dict()
+    if ledger is not None:
+        data["ledger"] = ledger_dicts(ledger)
+    data.update(run or {})
     text = _render(data)
     if default_redactor().clean_json_text(text):
         return text
@@ -127,6 +138,12 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def write_record(reports_dir: Path, record: DeploymentMetadata) -> Path:
-    """Write ``<reports_dir>/deployment.json`` (redacted) and return its path."""
-    return write_text_atomic(Path(reports_dir) / RECORD_NAME, record_json(record))
+def write_record(
+    reports_dir: Path,
+    record: DeploymentMetadata,
+    ledger: list[LedgerStep] | None = None,
+    run: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``<reports_dir>/deployment.json`` (redacted, with ``ledger`` and ``run``) and
+    return its path."""
+    return write_text_atomic(Path(reports_dir) / RECORD_NAME, record_json(record, ledger, run))

@@ -12,7 +12,12 @@ One function, :func:`redact`, is applied to the HTML report, JUnit properties,
   ``PASSWORD`` or ``KEY`` (values shorter than 8 characters are kept: they cannot be real
   secrets and replacing them would mangle ordinary words, e.g. moto's ``testing``);
 - every value registered at run time with :func:`register_secret` (a Secrets Manager value,
-  a webhook token, …).
+  a webhook token, …);
+- the credentials inside URLs: user-info (the ``name:password@`` before a URL's host), the
+  values of query parameters named like a credential (``token``, ``key``, ``sig``,
+  ``X-Amz-Signature`` …) and token-like path segments of web URLs (20 or more letters,
+  digits, ``-`` or ``_`` mixing upper case, lower case and digits: the token of a Slack or
+  Discord webhook URL).
 """
 
 from __future__ import annotations
@@ -48,6 +53,34 @@ _LABELLED = re.compile(
     re.IGNORECASE,
 )
 _LABEL_WORDS = ("secret", "token")  # every label holds one of them
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>`]+")
+_USERINFO = re.compile(r"^(?P<scheme>[^:]+://)[^/?#@]+@")
+_CREDENTIAL_PARAM = re.compile(
+    r"(?P<name>[?&;](?:[\w.-]*(?:token|secret|passw(?:or)?d|pwd|signature|sig|key|auth"
+    r"|credential|code|session)[\w.-]*)=)(?P<value>[^&#;]+)",
+    re.IGNORECASE,
+)
+_TOKEN_SEGMENT = re.compile(
+    r"(?<=/)(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*\d)"
+    r"[A-Za-z0-9_-]{20,}(?=[/?#]|$)"
+)
+_WEB = ("http://", "https://", "ws://", "wss://")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its user-info, credential query values and, in web URLs, token-like path
+    segments (20+ characters mixing upper case, lower case and digits) masked."""
+    url = _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", url)
+    url = _CREDENTIAL_PARAM.sub(lambda m: m.group("name") + MASK, url)
+    if not url.lower().startswith(_WEB):
+        return url
+    return _TOKEN_SEGMENT.sub(MASK, url)
+
+
+def _urls_hold_credentials(text: str) -> bool:
+    return "://" in text and any(mask_url(m.group(0)) != m.group(0) for m in _URL.finditer(text))
+
+
 _AS_KEY_CHAR = str.maketrans(dict.fromkeys(_KEY_CHARS, "a"))
 _KEY_LENGTH_RUN = "a" * 40
 
@@ -66,12 +99,16 @@ def may_hold_builtin(text: str) -> bool:
         _looks_like_secret_key(match.group(0)) for match in _SECRET_KEY.finditer(text)
     ):
         return True
+    if _urls_hold_credentials(text):
+        return True
     folded = text.casefold()  # as IGNORECASE does: long s (U+017F) is "s", Kelvin (U+212A) "k"
     return any(word in folded for word in _LABEL_WORDS) and _LABELLED.search(text) is not None
 
 
 def mask_builtin(text: str) -> str:
     """``text`` with whatever the built-in patterns match masked (no checks first)."""
+    if "://" in text:
+        text = _URL.sub(lambda m: mask_url(m.group(0)), text)
     text = _LABELLED.sub(lambda m: m.group("label") + MASK, text)
     text = _SESSION_TOKEN.sub(MASK, text)
     text = _ACCESS_KEY_ID.sub(MASK, text)

@@ -23,6 +23,7 @@ NO_STAGE = "unstaged"
 GATE_PREFIX = "pipeline halted"
 
 PASSED, FAILED, HALTED, SKIPPED, NOT_RUN = "passed", "failed", "halted", "skipped", "not run"
+INTERRUPTED = "interrupted"
 OUTCOMES = (PASSED, FAILED, HALTED, SKIPPED, NOT_RUN)
 
 
@@ -54,14 +55,26 @@ class RunSummary:
     url: str | None = None
     halted_stage: str | None = None
     run_id: str | None = None
+    interrupted_in: str | None = None
+    """The stage a run was interrupted in (Ctrl-C, SIGTERM), ``"-"`` before any stage; None
+    for a run that finished."""
+    problems: tuple[str, ...] = ()
+    """What failed at the end of the run itself (the deployment record not written …)."""
 
     @property
     def succeeded(self) -> bool:
-        """True when no stage failed (skipped stages alone do not fail a run)."""
-        return all(stage.outcome != FAILED for stage in self.stages)
+        """True when the run finished, no stage failed and its end went right (skipped stages
+        alone do not fail a run; an interrupted run never succeeded, whatever ran before)."""
+        return (
+            self.interrupted_in is None
+            and not self.problems
+            and all(s.outcome != FAILED for s in self.stages)
+        )
 
     @property
     def outcome(self) -> str:
+        if self.interrupted_in is not None:
+            return INTERRUPTED
         return PASSED if self.succeeded else FAILED
 
     def stage(self, name: str) -> StageSummary:
@@ -82,6 +95,8 @@ class RunSummary:
             ("Version label", self.version_label or "-"),
             ("URL", self.url or "-"),
             ("Halted stage", self.halted_stage or "-"),
+            *([("Interrupted in", self.interrupted_in)] if self.interrupted_in else []),
+            *[("Problem", problem) for problem in self.problems],
             ("Result", self.outcome),
         ]
 
@@ -151,6 +166,8 @@ def build_summary(
     url: str | None = None,
     halted_stage: str | None = None,
     run_id: str | None = None,
+    interrupted_in: str | None = None,
+    problems: tuple[str, ...] = (),
     expected_stages: Iterable[str] = (),
     durations: Mapping[str, float] | None = None,
 ) -> RunSummary:
@@ -185,6 +202,8 @@ def build_summary(
         url=url,
         halted_stage=halted_stage,
         run_id=run_id,
+        interrupted_in=interrupted_in,
+        problems=problems,
     )
 
 
@@ -198,6 +217,7 @@ _COLOURS = {
     HALTED: "#bc4c00",
     SKIPPED: "#9a6700",
     NOT_RUN: "#57606a",
+    INTERRUPTED: "#cf222e",
 }
 
 
@@ -228,10 +248,19 @@ def summary_html(summary: RunSummary) -> str:
         for s in summary.stages
     )
     colour = _COLOURS[summary.outcome]
+    halted = ""
+    if summary.halted_stage:
+        why = next((s.first_failure for s in summary.stages if s.name == summary.halted_stage), "")
+        halted = (
+            f'<p id="pipeline-halted" style="margin:4px 0;color:{_COLOURS[HALTED]}">'
+            f"Halted at <b>{esc(summary.halted_stage)}</b>"
+            + (f": {esc(why)}" if why else "")
+            + "</p>"
+        )
     return (
         '<div id="pipeline-summary" style="margin:8px 0 16px;font-family:system-ui,sans-serif">'
         f'<h3 style="margin:4px 0">Pipeline run: <span style="color:{colour}">'
-        f"{esc(summary.outcome.upper())}</span></h3>"
+        f"{esc(summary.outcome.upper())}</span></h3>{halted}"
         '<div style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">'
         f'<table style="border-collapse:collapse">{fields}</table>'
         '<table id="pipeline-stages" style="border-collapse:collapse">'
@@ -245,7 +274,14 @@ def _md(value: object) -> str:
     return redact(str(value)).replace("|", "\\|").replace("\n", " ")
 
 
-_ICONS = {PASSED: "✅", FAILED: "❌", HALTED: "⛔", SKIPPED: "⏭️", NOT_RUN: "-"}
+_ICONS = {
+    PASSED: "✅",
+    FAILED: "❌",
+    HALTED: "⛔",
+    SKIPPED: "⏭️",
+    NOT_RUN: "-",
+    INTERRUPTED: "🛑",
+}
 
 
 def summary_markdown(summary: RunSummary) -> str:

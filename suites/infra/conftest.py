@@ -1,4 +1,4 @@
-"""Parametrization of the infra suite: one case per template in the template's folder."""
+"""Parametrization of the infra suite: one case per template the run deploys."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.templates import template_files
+from pytest_pipeline.checks.templates import run_templates
 from pytest_pipeline.session import get_run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``template``: every CloudFormation template next to the configured one."""
+    """``template``: the configured CloudFormation template and its nested stacks'."""
     if "template" in metafunc.fixturenames:
         configured = Path(get_run(metafunc.config).config.cloudformation_template)
-        found = template_files(configured.parent) if configured.parent.is_dir() else []
+        found = run_templates(configured) if configured.is_file() else []
         metafunc.parametrize("template", found, ids=[p.name for p in found])

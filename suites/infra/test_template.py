@@ -1,4 +1,5 @@
-"""The templates are valid (cfn-lint) and secure (the pipeline's template rules)."""
+"""The templates are valid (cfn-lint) and secure (the pipeline's cfn-lint rules, one cfn-lint
+run for both)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def test_template_passes_cfn_lint(template: Path) -> None:
 
 
 def test_template_is_secure(template: Path) -> None:
-    """No security rule (encryption, public access, TLS, IAM wildcards, retention, alarms)
-    is violated."""
+    """No rule of the pipeline (Elastic Beanstalk settings, open admin ports, data loss,
+    secrets, encryption, IAM, retention, alarms) is violated."""
     findings = security_findings(template)
     assert not findings, "\n".join(f.describe() for f in findings)

@@ -27,13 +27,12 @@ def test_run_metrics_published_and_readable(
     cloudwatch = aws.client("cloudwatch")
     assert monitoring.publish_metrics(cloudwatch, data) == len(data)
     env = [{"Name": "Environment", "Value": summary.environment}]
-    succeeded = monitoring.metric_sum(cloudwatch, "PipelineSucceeded", env, since=since)
-    assert succeeded is not None, "PipelineSucceeded was published but cannot be read back"
+    # CloudWatch may take a couple of minutes before new datapoints can be read: poll
+    monitoring.wait_for_metric(cloudwatch, "PipelineSucceeded", env, since=since)
     rows = []
     for stage in summary.stages:
         dims = [*env, {"Name": "Stage", "Value": stage.name}]
-        back = monitoring.metric_sum(cloudwatch, "StageDuration", dims, since=since)
-        assert back is not None, f"StageDuration of {stage.name} cannot be read back"
+        back = monitoring.wait_for_metric(cloudwatch, "StageDuration", dims, since=since)
         rows.append({"stage": stage.name, "outcome": stage.outcome, "duration_s": back})
     pipeline_record.table("Metrics published to CloudWatch", rows or [{"stage": "(none yet)"}])
     pipeline_record.figure("metrics_published", len(data))

@@ -22,9 +22,10 @@ def test_error_contract(service: ServiceClient, case: dict[str, Any]) -> None:
     assert probe.ok, probe.explain()
 
 
-@pytest.mark.parametrize("path", ["/health", "/api/v1/specs", "/no/such/page"])
+@pytest.mark.parametrize("path", ["/health", "/api/v1/specs", "/api/v1/photos", "/no/such/page"])
 def test_security_headers(service: ServiceClient, path: str) -> None:
-    """nosniff on every answer, HSTS over HTTPS, no server banner with versions."""
+    """nosniff, a CSP and framing denied on every answer (errors too), HSTS over HTTPS, no
+    server banner with versions."""
     probe = probe_security_headers(service, path)
     assert probe.ok, probe.explain()
 

@@ -1,4 +1,9 @@
-"""POST /api/v1/photos and /api/v1/background for every manifest photo, pictures judged."""
+"""POST /api/v1/photos and /api/v1/background for every manifest photo, pictures judged.
+
+Every rule of the contract's photo output is its own test with its own message: the
+answer (status, error code, JSON shape, size), one upright face, centring, head height,
+white background. One request per photo and spec serves them all (``photo_probe``).
+"""
 
 from __future__ import annotations
 
@@ -9,36 +14,59 @@ import pytest
 
 from pytest_pipeline.checks.casedata import background_cases, photo_cases
 from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import probe_background, probe_photo
+from pytest_pipeline.checks.images import PHOTO_RULES
+from pytest_pipeline.checks.probes import Probe, probe_background
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
+PHOTOS = [pytest.param(*v, id=i) for i, v in photo_cases(MANIFEST)]
+SUCCESSES = [p for p in PHOTOS if p.values[0].ok]
 
 
-@pytest.mark.parametrize(
-    ("case", "spec_id"), [pytest.param(*v, id=i) for i, v in photo_cases(MANIFEST)]
-)
-def test_photo(
-    service: ServiceClient,
-    service_specs: dict[str, Any],
-    case: Any,
-    spec_id: str,
-    contract_record: Any,
-) -> None:
-    """Status and error code as the manifest says; for successes, the picture itself."""
-    probe = probe_photo(
-        service,
-        Path(case.path),
-        case.media_type,
-        spec_id,
-        service_specs.get(spec_id),
-        case.status,
-        case.error or None,
-    )
+def _verdict(probe: Probe, rule: str, case: Any) -> None:
+    """Fail with ``rule``'s problems (naming the rule and the sample's rule), else pass."""
+    if rule not in probe.rules:
+        pytest.skip(probe.unjudged or f"{rule} not judged")
+    problems = probe.rules[rule]
+    if problems:
+        named = f"[{PHOTO_RULES.get(rule, 'the answer the manifest expects')}]"
+        if case.rule:
+            named += f" [sample: {case.rule}]"
+        pytest.fail(f"{named}\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.mark.parametrize(("case", "spec_id"), PHOTOS)
+def test_photo_answer(photo_probe: Any, case: Any, spec_id: str, contract_record: Any) -> None:
+    """Status and error code as the manifest says; for successes the JSON shape and size."""
+    probe = photo_probe(case, spec_id)
     if probe.response is not None:
         contract_record.figure("latency_ms", round(probe.response.elapsed_ms, 1), "ms")
     if probe.pictures:
         contract_record.side_by_side(f"{case.file} as spec {spec_id}", probe.pictures)
-    assert probe.ok, probe.explain()
+    _verdict(probe, "answer", case)
+
+
+@pytest.mark.parametrize(("case", "spec_id"), SUCCESSES)
+def test_photo_one_face(photo_probe: Any, case: Any, spec_id: str) -> None:
+    """Exactly one upright face in the output, found by the suite's own detector."""
+    _verdict(photo_probe(case, spec_id), "one_face", case)
+
+
+@pytest.mark.parametrize(("case", "spec_id"), SUCCESSES)
+def test_photo_centred(photo_probe: Any, case: Any, spec_id: str) -> None:
+    """The face horizontally centred within 5% of the width."""
+    _verdict(photo_probe(case, spec_id), "centred", case)
+
+
+@pytest.mark.parametrize(("case", "spec_id"), SUCCESSES)
+def test_photo_head_height(photo_probe: Any, case: Any, spec_id: str) -> None:
+    """Head height, crown to chin, within the spec's head_ratio of the photo height."""
+    _verdict(photo_probe(case, spec_id), "head_height", case)
+
+
+@pytest.mark.parametrize(("case", "spec_id"), SUCCESSES)
+def test_photo_background_white(photo_probe: Any, case: Any, spec_id: str) -> None:
+    """The background, above the crown and beside the head, near white."""
+    _verdict(photo_probe(case, spec_id), "background", case)
 
 
 @pytest.mark.parametrize("case", [pytest.param(*v, id=i) for i, v in background_cases(MANIFEST)])

@@ -35,6 +35,7 @@ def test_threshold(load_run: Any, threshold: Threshold, contract_record: Any) ->
     """One configured threshold (setting ``threshold``) against the load run's figures."""
     verdict = evaluate(threshold, load_run.result.stats())
     contract_record.figure(threshold.label, round(verdict.actual, 4), threshold.unit)
+    contract_record.slo(threshold.text, round(verdict.actual, 4), threshold.unit)
     assert verdict.passed, verdict.message
 
 
@@ -44,6 +45,7 @@ def test_memory_ceiling(load_run: Any, pipeline_options: Any, contract_record: A
         pytest.skip(f"server memory not sampled: {load_run.resources_note}")
     ceiling = int(pipeline_options.get("memory-ceiling-mb"))
     contract_record.figure("server_peak_rss_mb", round(load_run.peak_rss_mb, 1), "MB")
+    contract_record.slo(f"peak RSS <= {ceiling} MB", round(load_run.peak_rss_mb, 1), "MB")
     assert load_run.peak_rss_mb <= ceiling, (
         f"serving processes peaked at {load_run.peak_rss_mb:.0f} MB under load, above "
         f"memory-ceiling-mb {ceiling} MB ({load_run.resources_note})"

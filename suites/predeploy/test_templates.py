@@ -1,5 +1,7 @@
-"""CloudFormation templates under infra/: cfn-lint and the security rules (public buckets,
-wildcard IAM actions, ...), the same checks the infra stage uses."""
+"""The CloudFormation template(s) this run deploys (setting `template`, and the local
+templates of its nested stacks): one cfn-lint run with the pipeline's rules
+(pytest_pipeline/checks/cfnrules: Elastic Beanstalk settings, open admin ports, data loss,
+secrets, encryption, IAM), exactly what `cfn-lint --append-rules` reports."""
 
 from __future__ import annotations
 
@@ -8,5 +10,5 @@ import pytest
 
 @pytest.mark.security_scan("templates")
 def test_template(security_case):
-    """One failing test per cfn-lint error or warning and per security rule violated."""
+    """One failing test per cfn-lint error or warning and per pipeline rule violated."""
     security_case.check()

@@ -44,7 +44,7 @@ def test_precedence_flag_env_overlay_table_default(
     monkeypatch.setenv("PIPELINE_LOAD_USERS", "9")
     monkeypatch.setenv("PIPELINE_INSTANCE_TYPE", "t3.large")
     result = pytester.runpytest(
-        "--instance-type", "m5.xlarge", "--threshold", "p99<1s", "--threshold", "rps>=5"
+        "-v", "--instance-type", "m5.xlarge", "--threshold", "p99<1s", "--threshold", "rps>=5"
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines_random(
@@ -63,7 +63,7 @@ def test_precedence_flag_env_overlay_table_default(
 
 def test_table_applies_without_overlay(pytester: pytest.Pytester) -> None:
     _with_table(pytester, TABLE)
-    result = pytester.runpytest()
+    result = pytester.runpytest("-v")
     result.stdout.fnmatch_lines_random(
         [
             "  aws-region *= eu-west-1  [[]pyproject [[]tool.pytest-pipeline[]][]]",
@@ -73,11 +73,19 @@ def test_table_applies_without_overlay(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_header_lists_every_setting(pytester: pytest.Pytester) -> None:
+def test_header_lists_every_setting_with_v_and_one_line_without(
+    pytester: pytest.Pytester,
+) -> None:
     _with_table(pytester, "")
-    result = pytester.runpytest()
+    result = pytester.runpytest("-v")
     for spec in SETTINGS:
         result.stdout.fnmatch_lines([f"  {spec.name} *= * [[]*[]]"])
+    quiet = pytester.runpytest()
+    quiet.stdout.fnmatch_lines(
+        ["pipeline: env dev, aws-backend auto, deploy-target *, run * in *(-v: every setting)"]
+    )
+    header = quiet.stdout.str().split("collected", 1)[0]
+    assert not any(f"  {spec.name} " in header for spec in SETTINGS), header
 
 
 def test_help_shows_a_pipeline_group_and_markers_list_the_stages(
@@ -97,10 +105,10 @@ def test_help_shows_a_pipeline_group_and_markers_list_the_stages(
 def test_bool_flags_do_not_swallow_test_paths(pytester: pytest.Pytester) -> None:
     _with_table(pytester, "")
     pytester.makepyfile(test_two="def test_two(): pass\n")
-    result = pytester.runpytest("--janitor", "test_two.py")
+    result = pytester.runpytest("-v", "--janitor", "test_two.py")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["  janitor *= True  [[]--janitor[]]"])
-    result = pytester.runpytest("--monitoring-enabled=false")
+    result = pytester.runpytest("-v", "--monitoring-enabled=false")
     result.stdout.fnmatch_lines(["  monitoring-enabled *= False  [[]--monitoring-enabled[]]"])
 
 
@@ -231,6 +239,29 @@ BAD = [
         "like us-east-1",
         id="bad-region",
     ),
+    pytest.param(
+        ["--reports-dir=pyproject.toml"],
+        {},
+        "",
+        "pipeline setting 'reports-dir' (from --reports-dir): */pyproject.toml is a file, not a "
+        "folder; name a writable folder with --reports-dir=PATH or PIPELINE_REPORTS_DIR",
+        id="reports-dir-is-a-file",
+    ),
+    pytest.param(
+        [],
+        {"PIPELINE_REPORTS_DIR": "pyproject.toml/reports"},
+        "",
+        "pipeline setting 'reports-dir' (from env PIPELINE_REPORTS_DIR): */pyproject.toml/reports "
+        "cannot take the run's reports (Not a directory); name a writable folder *",
+        id="reports-dir-cannot-be-made",
+    ),
+    pytest.param(
+        ["--app-dir=no-such-app"],
+        {},
+        "",
+        "pipeline setting 'app-dir' (from --app-dir): */no-such-app does not exist",
+        id="missing-app-dir",
+    ),
 ]
 
 
@@ -270,3 +301,49 @@ def test_help_still_works_with_a_bad_setting(pytester: pytest.Pytester) -> None:
     _with_table(pytester, '[tool.pytest-pipeline]\nenv = "qa"\n')
     result = pytester.runpytest("--help")
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_path_value_given_as_a_separate_word_is_caught_not_misread(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _with_table(pytester, '[tool.pytest-pipeline]\nenv = "staging"\n')
+    pytester.makepyfile(test_one="def test_one(): pass\n")
+    elsewhere = tmp_path_factory.mktemp("reports-elsewhere")
+    result = pytester.runpytest_subprocess("--reports-dir", str(elsewhere))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: pipeline setting 'reports-dir' (from --reports-dir): pytest took "
+            f"'{elsewhere}' for a test path before it knew the option, and chose the rootdir *; "
+            f"write --reports-dir={elsewhere} (with '=')"
+        ]
+    )
+    fixed = pytester.runpytest_subprocess(f"--reports-dir={elsewhere}", "-v")
+    fixed.assert_outcomes(passed=1)
+    fixed.stdout.fnmatch_lines(["  env *= staging  [[]pyproject *"])  # the project's table
+
+
+def test_an_immutable_reports_folder_is_exit_4_not_an_internal_error(
+    pytester: pytest.Pytester,
+) -> None:
+    import shutil
+    import subprocess
+
+    _with_table(pytester, "")
+    pytester.makepyfile(test_one="def test_one(): pass\n")
+    frozen = pytester.mkdir("frozen-reports")
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(frozen)]).returncode != 0:
+        pytest.skip("chattr +i is not available here (needs root and a file system with it)")
+    try:
+        result = pytester.runpytest_subprocess("--reports-dir=frozen-reports")
+    finally:
+        subprocess.run([chattr, "-i", str(frozen)], check=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pipeline setting 'reports-dir' (from --reports-dir): */frozen-reports cannot "
+            "take the run's reports (Operation not permitted); name a writable folder *"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

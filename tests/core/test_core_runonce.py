@@ -194,3 +194,81 @@ def test_teardown_failure_becomes_a_warning(pytester: pytest.Pytester) -> None:
             "it may be left behind: RuntimeError: stack s1 is stuck in DELETE_FAILED"
         ]
     )
+
+
+TERMINATED_TEST = """
+import os
+import signal
+import time
+
+import pytest
+
+
+@pytest.mark.deploy
+def test_ci_cancels_the_job(stack):
+    os.kill(os.getpid(), signal.SIGTERM)  # what CI sends on cancel or timeout
+    time.sleep(5)
+
+
+@pytest.mark.postdeploy
+def test_never_reached():
+    pass
+"""
+
+
+def test_sigterm_runs_the_teardown_and_the_verdict_says_interrupted(
+    pytester: pytest.Pytester,
+) -> None:
+    log = pytester.path / "log.txt"
+    pytester.makepyfile(runonce_resources=RESOURCES)
+    pytester.makeconftest(PIPELINE_CONFTEST.replace("{ref}", "runonce_resources:destroy"))
+    pytester.makepyfile(test_it=TERMINATED_TEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RUNONCE_LOG", str(log))
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "destroy s1" in log.read_text(), "the once-per-run teardown did not run"
+    result.stdout.fnmatch_lines(
+        ["pipeline interrupted by SIGTERM in stage deploy: the run did not finish*"]
+    )
+    assert "pipeline passed" not in result.stdout.str()
+
+
+KILLED_RUN = """
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.deploy
+def test_deploys_then_the_runner_dies():
+    # a server the run starts (as gunicorn is), then the run is killed: no teardown at all
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    Path("server.pid").write_text(str(server.pid))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_a_killed_run_left_running_is_stopped_by_the_next_run(
+    pytester: pytest.Pytester,
+) -> None:
+    import psutil
+
+    pytester.makepyfile(test_killed=KILLED_RUN)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert first.ret == -9  # SIGKILL
+    server = int((pytester.path / "server.pid").read_text())
+    assert psutil.pid_exists(server), "the killed run's server should still be running"
+    (pytester.path / "test_killed.py").write_text("def test_next():\n    pass\n")
+    second = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(
+        [f"pipeline: run * (pid *) was killed before its end: stopped python* (pid {server})"]
+    )
+    assert not psutil.pid_exists(server) or psutil.Process(server).status() == "zombie"
+    third = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "was killed before its end" not in third.stdout.str()  # swept once

@@ -1,11 +1,10 @@
-"""Template checks: cfn-lint and the data-driven security rules, on infra/ and on templates
-that break each rule."""
+"""Template checks: cfn-lint on infra/, its error messages, the run's templates, and the
+parameter files (the pipeline's own rules: test_cfn_rules.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,61 +15,17 @@ from pytest_pipeline.aws.stacks import load_parameters
 from pytest_pipeline.checks.findings import Severity
 from pytest_pipeline.checks.templates import (
     lint_template,
-    load_rules,
+    run_templates,
+    scan_template,
     security_findings,
     template_files,
 )
 
 from .conftest import ROOT, TEMPLATE
 
-Mutation = Callable[[dict[str, Any]], None]
-
 
 def _props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
     return template["Resources"][logical_id]["Properties"]  # type: ignore[no-any-return]
-
-
-def _statement(template: dict[str, Any]) -> dict[str, Any]:
-    return _props(template, "InstancePolicy")["PolicyDocument"]["Statement"][0]  # type: ignore[no-any-return]
-
-
-MUTATIONS: dict[str, tuple[str, Mutation]] = {
-    "PIPE-S3-ENCRYPTION": (
-        "PhotoBucket",
-        lambda t: _props(t, "PhotoBucket").pop("BucketEncryption"),
-    ),
-    "PIPE-S3-PUBLIC-ACCESS": (
-        "PhotoBucket",
-        lambda t: _props(t, "PhotoBucket")["PublicAccessBlockConfiguration"].update(
-            RestrictPublicBuckets=False
-        ),
-    ),
-    "PIPE-S3-VERSIONING": (
-        "DeploymentBucket",
-        lambda t: _props(t, "DeploymentBucket").update(
-            VersioningConfiguration={"Status": "Suspended"}
-        ),
-    ),
-    "PIPE-S3-TLS-ONLY": ("PhotoBucket", lambda t: t["Resources"].pop("PhotoBucketPolicy")),
-    "PIPE-DDB-SSE": (
-        "ValidationsTable",
-        lambda t: _props(t, "ValidationsTable").update(SSESpecification={"SSEEnabled": False}),
-    ),
-    "PIPE-DDB-PITR": (
-        "ValidationsTable",
-        lambda t: _props(t, "ValidationsTable").pop("PointInTimeRecoverySpecification"),
-    ),
-    "PIPE-IAM-WILDCARD-ACTION": (
-        "InstancePolicy",
-        lambda t: _statement(t).update(Action=["dynamodb:*"]),
-    ),
-    "PIPE-IAM-WILDCARD-RESOURCE": ("InstancePolicy", lambda t: _statement(t).update(Resource="*")),
-    "PIPE-LOGS-RETENTION": (
-        "AppLogGroup",
-        lambda t: _props(t, "AppLogGroup").pop("RetentionInDays"),
-    ),
-    "PIPE-ALARMS-PRESENT": ("AppEnvironment", lambda t: t["Resources"].pop("CpuAlarm")),
-}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +41,22 @@ def _write(tmp_path: Path, template: dict[str, Any], name: str = "template.json"
     return path
 
 
+def test_run_templates_are_the_configured_one_and_its_local_nested_stacks(tmp_path: Path) -> None:
+    """`--template` decides what is scanned: the template and the local templates of its
+    nested stacks, not the folder around it; a missing template is an error naming it."""
+    (tmp_path / "child.yaml").write_text("Resources:\n  T: {Type: AWS::SNS::Topic}\n")
+    (tmp_path / "other.yaml").write_text("Resources: {}\n")
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(
+        "Resources:\n  Child:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties: {TemplateURL: child.yaml}\n"
+    )
+    assert run_templates(parent) == [parent.resolve(), (tmp_path / "child.yaml").resolve()]
+    missing = r"nope\.yaml does not exist \(setting `template`\)"
+    with pytest.raises(FileNotFoundError, match=missing):
+        run_templates(tmp_path / "nope.yaml")
+
+
 def test_infra_templates_lint_clean() -> None:
     """cfn-lint finds no error and no warning in any template of infra/."""
     templates = template_files(ROOT / "infra")
@@ -94,38 +65,16 @@ def test_infra_templates_lint_clean() -> None:
         assert lint_template(template) == []
 
 
-def test_infra_templates_have_no_security_findings() -> None:
-    """Every security rule holds on every template of infra/."""
-    for template in template_files(ROOT / "infra"):
-        assert security_findings(template) == []
-
-
-def test_every_rule_has_a_mutation() -> None:
-    """Each rule of the rules file is exercised below."""
-    assert {rule.id for rule in load_rules()} == set(MUTATIONS)
-
-
-@pytest.mark.parametrize("rule_id", sorted(MUTATIONS))
-def test_rule_catches_its_violation(rule_id: str, base: dict[str, Any], tmp_path: Path) -> None:
-    """Breaking one rule gives exactly that finding, naming the resource, line and fix."""
-    resource, mutate = MUTATIONS[rule_id]
+def test_the_rules_run_in_the_same_cfn_lint_run(base: dict[str, Any], tmp_path: Path) -> None:
+    """A cfn-lint error and a pipeline rule come out of one scan, each filtered back out by
+    lint_template and security_findings."""
     template = copy.deepcopy(base)
-    mutate(template)
-    findings = security_findings(_write(tmp_path, template))
-    assert [f.rule_id for f in findings] == [rule_id], [f.describe() for f in findings]
-    finding = findings[0]
-    assert finding.resource == resource
-    assert finding.fix and finding.line is not None and finding.line > 1
-    assert resource in finding.describe()
-
-
-def test_alarm_without_actions_is_caught(base: dict[str, Any], tmp_path: Path) -> None:
-    """An alarm that notifies no one does not count."""
-    template = copy.deepcopy(base)
-    _props(template, "LatencyAlarm").pop("AlarmActions")
-    findings = security_findings(_write(tmp_path, template))
-    assert [f.rule_id for f in findings] == ["PIPE-ALARMS-PRESENT"]
-    assert "ApplicationLatencyP95 has no AlarmActions" in findings[0].message
+    _props(template, "PhotoBucket")["BucketNam"] = "x"
+    _props(template, "AppLogGroup").pop("RetentionInDays")
+    path = _write(tmp_path, template)
+    assert {f.rule_id for f in security_findings(path)} == {"W9701"}
+    assert {f.rule_id[:2] for f in lint_template(path)} == {"E3"}
+    assert len(scan_template(path)) == len(security_findings(path)) + len(lint_template(path))
 
 
 def test_invalid_template_gives_the_cfn_lint_message(base: dict[str, Any], tmp_path: Path) -> None:
@@ -139,17 +88,6 @@ def test_invalid_template_gives_the_cfn_lint_message(base: dict[str, Any], tmp_p
     assert errors[0].resource == "PhotoBucket"
     assert "BucketNam" in errors[0].message
     assert errors[0].line is not None
-
-
-def test_unknown_check_in_rules_file_is_rejected(tmp_path: Path) -> None:
-    """A typo in the rules file fails loudly, naming the rule."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(
-        '[[rule]]\nid = "X-1"\nresource_type = "*"\ncheck = "nope"\nseverity = "low"\n'
-        'message = "m"\nfix = "f"\n'
-    )
-    with pytest.raises(ValueError, match=r"X-1.*unknown check 'nope'"):
-        load_rules(rules)
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

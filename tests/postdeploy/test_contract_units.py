@@ -18,7 +18,10 @@ def test_https_redirect() -> None:
 
 
 def test_security_headers_and_hsts_over_https() -> None:
-    headers = {"X-Content-Type-Options": "nosniff"}
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    }
     assert contract.check_security_headers(Response(200, headers, b"", "GET /"), https=False) == []
     problems = contract.check_security_headers(Response(200, headers, b"", "GET /"), https=True)
     assert problems == [
@@ -27,8 +30,20 @@ def test_security_headers_and_hsts_over_https() -> None:
     hsts = {**headers, "Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
     assert contract.check_security_headers(Response(200, hsts, b"", "GET /"), https=True) == []
     assert contract.check_security_headers(Response(200, {}, b"", "GET /"), https=False) == [
-        "GET /: expected X-Content-Type-Options: nosniff, got None"
+        "GET /: expected X-Content-Type-Options: nosniff, got None",
+        "GET /: expected a Content-Security-Policy header, got none",
+        "GET /: framing must be denied (X-Frame-Options: DENY or CSP frame-ancestors 'none'), "
+        "got X-Frame-Options None and CSP None",
     ]
+
+
+def test_framing_denied_by_either_header() -> None:
+    nosniff = {"X-Content-Type-Options": "nosniff"}
+    by_xfo = {**nosniff, "Content-Security-Policy": "default-src 'none'", "X-Frame-Options": "DENY"}
+    assert contract.check_security_headers(Response(200, by_xfo, b"", "GET /"), https=False) == []
+    framable = {**nosniff, "Content-Security-Policy": "default-src 'self'"}
+    problems = contract.check_security_headers(Response(200, framable, b"", "GET /"), https=False)
+    assert len(problems) == 1 and "framing must be denied" in problems[0]
 
 
 def test_banners_and_traces_leak() -> None:

@@ -77,3 +77,26 @@ def test_index_verdicts_on_synthetic_projects() -> None:
     windows = {"filename": "demo-1.0-cp311-cp311-win_amd64.whl"}
     assert _verdict(_project(windows)) == "PIPE-DEP-004"
     assert _verdict(_project({"filename": "unrelated-1.0.tar.gz"})) is None
+
+
+def test_an_older_pip_resolves_too(tmp_path: Path) -> None:
+    """pip before 23.3 refuses --platform without --target (Python 3.11's bundled pip is
+    23.2.1): the dry run passes an empty target, so such a venv resolves like a new one."""
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    version = subprocess.run(
+        [python, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    if Version(version) >= Version("23.3"):
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "pip==23.2.1"], check=True, timeout=300
+        )
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.17.0\n")
+    report = resolve.pip_dry_run(requirements, PY311, interpreter=python)
+    assert "error" not in report, report
+    assert [item["metadata"]["name"] for item in report["install"]] == ["six"]

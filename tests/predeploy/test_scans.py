@@ -1,4 +1,4 @@
-"""The scanners behind one interface (in-process): templates through the infra rules, audit
+"""The scanners behind one interface (in-process): templates through the cfn-lint rules, audit
 outcomes that could not check, the dependency scanner, and how cases pass, fail and skip."""
 
 from __future__ import annotations
@@ -46,16 +46,21 @@ def _repo(tmp_path: Path, requirements: str = "six==1.17.0\n") -> ScanContext:
     return ScanContext.for_repository(tmp_path, audit_services=("no-such-service",))
 
 
-def test_public_bucket_and_wildcard_iam_action_are_template_findings(tmp_path: Path) -> None:
-    ctx = _repo(tmp_path)
+def test_the_configured_template_is_scanned_not_the_infra_folder(tmp_path: Path) -> None:
+    """Findings of the pipeline's rules on the template the run deploys, named by file;
+    a flawed template elsewhere in the repository is not the run's and is not scanned."""
     (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "stack.yaml").write_text(BAD_TEMPLATE)
+    (tmp_path / "infra" / "template.yaml").write_text(BAD_TEMPLATE)
+    (tmp_path / "stack.yaml").write_text(BAD_TEMPLATE)
+    ctx = ScanContext(**{**_repo(tmp_path).__dict__, "templates": (tmp_path / "stack.yaml",)})
     outcome = run_scan("templates", ctx)
     assert outcome.error is None, outcome.error
     places = {(f.rule_id, f.resource) for f in outcome.findings}
-    assert ("PIPE-S3-PUBLIC-ACCESS", "PhotoBucket") in places
-    assert ("PIPE-IAM-WILDCARD-ACTION", "AppRole") in places
-    assert {f.location for f in outcome.findings} == {"infra/stack.yaml"}
+    assert ("E9502", "PhotoBucket") in places  # public access not blocked
+    assert ("E9401", "PhotoBucket") in places  # deleted with the stack
+    assert ("E9601", "AppRole") in places  # s3:* on a data service
+    assert {f.location for f in outcome.findings} == {"stack.yaml"}
+    assert "1 template(s) the run deploys" in outcome.summary and "stack.yaml" in outcome.summary
 
 
 def test_the_repository_template_passes(tmp_path: Path) -> None:
@@ -65,7 +70,15 @@ def test_the_repository_template_passes(tmp_path: Path) -> None:
     assert outcome.error is None and outcome.findings == [], [
         f.describe() for f in outcome.findings
     ]
-    assert "template(s) checked" in outcome.summary
+    assert "infra/template.yaml" in outcome.summary
+
+
+def test_no_template_is_not_checked_rather_than_passed(tmp_path: Path) -> None:
+    outcome = run_scan("templates", _repo(tmp_path))
+    assert outcome.findings == [] and outcome.error is None
+    assert outcome.skipped == (
+        "no CloudFormation template to check (setting `template`: infra/template.yaml)"
+    )
 
 
 def test_audit_without_any_source_is_skipped_or_fails_when_strict(tmp_path: Path) -> None:

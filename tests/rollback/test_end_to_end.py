@@ -49,6 +49,20 @@ def test_bad_version_is_rolled_back_to_the_previous_one_verified_and_reported(
     html = project.html()
     assert 'id="pipeline-rollback" data-status="rolled_back"' in html
     assert f"staging rolled back from {v2} to {v1}" in html
+    # the ledger (deployment.json and the dashboard) ends with the rollback to v1
+    ledger = {step["step"]: step for step in record["ledger"]}
+    assert [step["step"] for step in record["ledger"]] == [
+        "commit",
+        "bundle sha256",
+        "S3 key",
+        "version label",
+        "change set",
+        "URL",
+        "rollback",
+    ]
+    assert ledger["version label"]["value"] == v2 and ledger["rollback"]["value"] == v1
+    assert ledger["bundle sha256"]["value"] == record["bundle_sha256"]
+    assert f'data-step="rollback"><b>rollback</b>{v1}' in html
     failure, rolled_back = project.webhook.subjects()  # the failure, then the rollback
     assert failure.startswith("pipeline staging failed")
     assert rolled_back == f"pipeline staging: rolled back {v2} -> {v1}"
@@ -65,6 +79,7 @@ def test_bad_version_is_rolled_back_to_the_previous_one_verified_and_reported(
     v3 = label_of(project)
     record = project.record()
     assert (record["status"], record["rollback_version"]) == ("rollback_failed", None)
+    assert record["ledger"][-1]["note"].startswith("rollback FAILED: ")
     assert serving(project) == (v3, v3)  # blue/green: the failed restore never took traffic
     third.stdout.fnmatch_lines(
         [

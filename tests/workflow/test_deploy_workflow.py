@@ -186,3 +186,37 @@ def test_sarif_uploaded_to_code_scanning(workflow: dict[str, Any]) -> None:
     (upload,) = _uses(workflow, "predeploy", "github/codeql-action/upload-sarif")
     assert upload["with"]["sarif_file"] == "reports/security.sarif"
     assert "always()" in upload["if"]
+
+
+def test_third_party_actions_are_pinned_by_commit_with_the_version_named() -> None:
+    lines = [line for line in WORKFLOW.read_text().splitlines() if "uses:" in line]
+    assert lines
+    for line in lines:
+        assert re.search(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), line
+
+
+def test_a_manual_run_deploys_to_prod_only_from_main(
+    workflow: dict[str, Any], tmp_path: Path
+) -> None:
+    assert _choose_environment(
+        workflow, tmp_path, EVENT="workflow_dispatch", REF_NAME="main", INPUT_ENVIRONMENT="prod"
+    ) == {"environment": "prod", "deploy": "true"}
+    step = next(s for s in _steps(workflow, "predeploy") if s.get("id") == "target")
+    output = tmp_path / "refused_output"
+    output.write_text("")
+    done = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        env={
+            "GITHUB_OUTPUT": str(output),
+            "PATH": "/usr/bin:/bin",
+            "EVENT": "workflow_dispatch",
+            "REF_NAME": "feature/x",
+            "INPUT_ENVIRONMENT": "prod",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert "::error title=prod deploys only from main::" in done.stdout
+    assert output.read_text() == ""  # no environment chosen, so no later job runs
