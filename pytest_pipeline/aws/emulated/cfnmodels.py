@@ -37,6 +37,7 @@ def _settings(props: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {**item, "Value": "" if item.get("Value") is None else str(item.get("Value"))}
         for item in props.get("OptionSettings") or []
+        if isinstance(item, dict)  # an !If that chose AWS::NoValue leaves nothing
     ]
 
 
