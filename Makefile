@@ -43,6 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check pytest_pipeline tests benchmarks suites app
 	$(BIN)/ruff format --check pytest_pipeline tests benchmarks suites app
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plugin_overhead.py
