@@ -49,8 +49,10 @@ _OUTCOME_COLOURS = {
 
 STYLE = """
 <style>
-#pipeline-dashboard{font-family:system-ui,sans-serif;margin:8px 0 20px}
-#pipeline-dashboard h3{margin:18px 0 6px;font-size:16px}
+#pipeline-dashboard{font-family:system-ui,sans-serif;margin:8px 0 20px;color:#1f2328}
+#pipeline-dashboard h3{margin:18px 0 6px;font-size:16px;color:#1f2328}
+#pipeline-dashboard a{color:#0969da}
+#pipeline-dashboard small{color:#57606a}
 #pipeline-dashboard table{border-collapse:collapse;font-size:13px}
 #pipeline-dashboard th,#pipeline-dashboard td{border:1px solid #d0d7de;padding:4px 10px;
 text-align:left;vertical-align:top}
