@@ -174,7 +174,9 @@ class LocalAppRunner:
             "MAX_UPLOAD_MB": "10",
         }
         self._process = AppProcess(self.app_dir, env).start()
-        self._process.wait_healthy(self.health_timeout_s, LOCAL_APP_VERSION)
+        self._process.wait_healthy(
+            self.health_timeout_s, LOCAL_APP_VERSION, timeout_name="health-timeout"
+        )
         pids = [self._process.pid] if self._process.pid else []
         return LocalApp(
             self._process.url, env["TABLE_NAME"], env["BUCKET_NAME"], origins, ctx, pids

@@ -253,12 +253,18 @@ class AppProcess:
         return None if self._popen is None else self._popen.poll()
 
     def wait_healthy(
-        self, deadline: float, expect_version: str | None = None, path: str = "/health"
+        self,
+        deadline: float,
+        expect_version: str | None = None,
+        path: str = "/health",
+        timeout_name: str | None = None,
     ) -> dict[str, Any]:
         """Poll ``GET <path>`` until it answers 200 with status ok (and the expected version).
 
         Raises ``AppProcessError`` naming the failing check (the process exited, the health
-        check failed, or the wrong version answered) with the log tail.
+        check failed, or the wrong version answered) with the log tail; ``timeout_name`` (the
+        setting ``deadline`` came from) is named when it expires, so a short timeout is not
+        taken for a broken app.
         """
         url = self.url + path
         last: dict[str, str] = {"reason": "no answer yet", "check": "connect"}
@@ -300,9 +306,16 @@ class AppProcess:
                 probe, what=f"{url} to be healthy", deadline=deadline, backoff=Backoff(0.05, 0.5)
             )
         except RetryError as error:
+            waited = f"{deadline:g} s" + (f" ({timeout_name})" if timeout_name else "")
+            remedy = (
+                f"if the app only needs longer to start, raise {timeout_name}; otherwise fix "
+                "the app or its configuration"
+                if timeout_name
+                else "fix the app or its configuration"
+            )
             raise AppProcessError(
-                f"{self.app_dir}: health check failed after {deadline:.0f}s: {last['reason']} "
-                f"({url}); fix the app or its configuration, see {self.log_path}",
+                f"{self.app_dir}: no healthy answer within {waited}: {last['reason']} ({url}); "
+                f"{remedy}, see {self.log_path}",
                 self.log_tail(),
                 check=last["check"],
             ) from error

@@ -63,8 +63,11 @@ class LocalTarget:
         health_timeout: float = 60.0,
         drain_timeout: float = 10.0,
         stop_timeout: float = 10.0,
+        timeout_name: str = "deploy-timeout",
     ) -> None:
         self.environment = environment
+        self.timeout_name = timeout_name
+        """The setting ``health_timeout`` came from (named when it expires)."""
         self.home = Path(root) / "local" / environment
         self.app_env = dict(app_env or {})
         self.health_timeout = health_timeout
@@ -340,7 +343,9 @@ class LocalTarget:
             state.apps[key] = self._app_record(app)
             self._save(state)
             try:
-                app.wait_healthy(self.health_timeout, expect_version=label)
+                app.wait_healthy(
+                    self.health_timeout, expect_version=label, timeout_name=self.timeout_name
+                )
             except AppProcessError as error:
                 app.stop(self.stop_timeout)
                 state.apps.pop(key, None)

@@ -130,3 +130,13 @@ def test_proxy_passes_non_http_and_upgrades_untouched() -> None:
     assert _pump([binary[:1000], binary[1000:]]).data == binary
     upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"
     assert _pump([upgrade]).data == upgrade
+
+
+@pytest.mark.slow
+def test_an_expired_timeout_is_named_not_blamed_on_the_app(tiny_app: Path) -> None:
+    env = {"APP_VERSION": "a", "TABLE_NAME": "t", "BUCKET_NAME": "b"}
+    with AppProcess(tiny_app, env) as app, pytest.raises(AppProcessError) as failure:
+        app.wait_healthy(0.05, timeout_name="deploy-timeout")  # too short to start gunicorn
+    message = str(failure.value)
+    assert "no healthy answer within 0.05 s (deploy-timeout)" in message
+    assert "if the app only needs longer to start, raise deploy-timeout" in message
