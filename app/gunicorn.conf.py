@@ -8,13 +8,16 @@ import sys
 
 import gunicorn.util
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import capacity  # next to this file
+_here = os.path.dirname(os.path.abspath(globals().get("__file__", "gunicorn.conf.py")))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+import capacity  # noqa: E402  (next to this file, found once its folder is on the path)
 
-# Workers and the pixel limit from the instance's memory (capacity.py); the workers inherit
-# MAX_IMAGE_PIXELS. WEB_CONCURRENCY / MAX_IMAGE_PIXELS set in the environment win.
+# Workers and the pixel limit from the instance's memory (capacity.py); gunicorn hands the
+# limit to the workers' environment. WEB_CONCURRENCY / MAX_IMAGE_PIXELS set in the
+# environment win.
 _plan = capacity.from_environment()
-os.environ["MAX_IMAGE_PIXELS"] = str(_plan.max_pixels)
+raw_env = [f"MAX_IMAGE_PIXELS={_plan.max_pixels}"]
 print(json.dumps({"type": "capacity", "message": _plan.describe()}), flush=True)
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
