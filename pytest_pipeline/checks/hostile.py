@@ -22,7 +22,7 @@ import ssl
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -263,9 +263,7 @@ class RawClient:
         fresh = self._sock is None
         if self._sock is None:
             self._sock = self._connect()
-        wire = request.encode(self.host)
-        if request.raw is not None and b"Host: localhost" in wire:
-            wire = wire.replace(b"Host: localhost", f"Host: {self.host}".encode(), 1)
+        wire = self._wire(request)
         # the server may answer (413, 431) and close before reading it all
         with contextlib.suppress(OSError):
             self._sock.sendall(wire)
@@ -281,6 +279,15 @@ class RawClient:
             self.close()
             self.reconnects += 1
         return response
+
+    def _wire(self, request: Request) -> bytes:
+        """The request's bytes for this server: its Host, under the base URL's path."""
+        prefix = urlsplit(self.base_url).path.rstrip("/")
+        if request.raw is None:
+            return replace(request, path=prefix + request.path).encode(self.host)
+        wire = request.raw.replace(b"Host: localhost", f"Host: {self.host}".encode(), 1)
+        target = f" {request.path} ".encode()
+        return wire.replace(target, f" {prefix}{request.path} ".encode(), 1)
 
     def _recv(self) -> bytes:
         assert self._sock is not None
