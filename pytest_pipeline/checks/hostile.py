@@ -20,11 +20,13 @@ import json
 import socket
 import ssl
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+import psutil
 from PIL import Image
 
 from pytest_pipeline.checks.contract import Response, check_no_leaks
@@ -35,6 +37,7 @@ __all__ = [
     "ImageCase",
     "RawClient",
     "Request",
+    "WorkerMemory",
     "answer_problems",
     "chunked",
     "corpus",
@@ -429,3 +432,43 @@ def corpus(upload_paths: tuple[str, ...] = UPLOAD_PATHS) -> Iterator[Request]:
         raw=b"POST " + EMAIL_PATH.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Length: abc\r\n\r\n",
     )
+
+
+class WorkerMemory:
+    """Peak resident memory of each worker (child) of a server's master process, sampled
+    with psutil in a thread every `interval_s` while the ``with`` block runs."""
+
+    def __init__(self, master_pid: int, interval_s: float = 0.02) -> None:
+        self.master = psutil.Process(master_pid)
+        self.interval_s = interval_s
+        self.peak: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-memory", daemon=True)
+
+    def now(self) -> dict[int, int]:
+        """Each worker's resident memory now, in bytes."""
+        sizes: dict[int, int] = {}
+        for worker in self.master.children(recursive=True):
+            try:
+                sizes[worker.pid] = worker.memory_info().rss
+            except psutil.Error:
+                continue
+        return sizes
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid, rss in self.now().items():
+                self.peak[pid] = max(self.peak.get(pid, 0), rss)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> WorkerMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def worst_mib(self) -> float:
+        """The highest peak of any worker, in MiB."""
+        return max(self.peak.values(), default=0) / (1024 * 1024)

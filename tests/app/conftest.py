@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
@@ -106,6 +107,8 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     try:
+        # moto's backends live in this process: start from an empty account in each module
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
         create_resources(endpoint_url=endpoint)
         yield endpoint
     finally:

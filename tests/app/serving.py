@@ -49,20 +49,6 @@ class Served:
     endpoint: str
     master: psutil.Process
 
-    def workers(self) -> list[psutil.Process]:
-        """The worker processes of the master."""
-        return self.master.children(recursive=True)
-
-    def worker_rss(self) -> dict[int, int]:
-        """Resident memory of each worker now, in bytes."""
-        sizes: dict[int, int] = {}
-        for worker in self.workers():
-            try:
-                sizes[worker.pid] = worker.memory_info().rss
-            except psutil.Error:
-                continue
-        return sizes
-
 
 @contextmanager
 def serve_app(moto_endpoint: str, log: Path, **settings: str) -> Iterator[Served]:

@@ -11,7 +11,6 @@ kept-alive connection, while a thread samples the worker's resident memory.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from pytest_pipeline.checks.hostile import (
     ImageCase,
     RawClient,
     Request,
+    WorkerMemory,
     answer_problems,
     chunked,
     corpus,
@@ -47,33 +47,6 @@ MAX_PIXELS = 40_000_000
 #: The target of the issue: one worker stays under this for the largest accepted image.
 WORKER_RSS_BOUND = 400 * MIB
 EXAMPLES = {"uploads": 900, "json": 700, "framing": 400}  # 2,000 in all
-
-
-class RssSampler:
-    """Peak resident memory of the app's workers, sampled every 20 ms in a thread."""
-
-    def __init__(self, served: Served) -> None:
-        self.served = served
-        self.peak: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for pid, rss in self.served.worker_rss().items():
-                self.peak[pid] = max(self.peak.get(pid, 0), rss)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def worst_mib(self) -> float:
-        return max(self.peak.values(), default=0) / MIB
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +72,9 @@ def raw(hostile_app: Served) -> Iterator[RawClient]:
 
 
 @pytest.fixture(scope="module")
-def sampler(hostile_app: Served) -> Iterator[RssSampler]:
+def sampler(hostile_app: Served) -> Iterator[WorkerMemory]:
     """Worker memory sampled over the whole module."""
-    with RssSampler(hostile_app) as rss:
+    with WorkerMemory(hostile_app.master.pid) as rss:
         yield rss
 
 
@@ -191,7 +164,7 @@ def email_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
 )
 def test_uploads_never_5xx(
     raw: RawClient,
-    sampler: RssSampler,
+    sampler: WorkerMemory,
     case: ImageCase | bytes,
     path: str,
     declared: str,
@@ -360,7 +333,7 @@ def test_largest_accepted_images_stay_under_the_memory_bound(
     status: int,
 ) -> None:
     data = _bomb(mode, fmt, size)
-    with RssSampler(hostile_app) as rss:
+    with WorkerMemory(hostile_app.master.pid) as rss:
         started = time.monotonic()
         response = _check(raw, upload_request(UPLOAD_PATHS[0], data, label=f"{fmt} {size}"))
         elapsed = time.monotonic() - started
@@ -371,7 +344,7 @@ def test_largest_accepted_images_stay_under_the_memory_bound(
     )
 
 
-def test_worker_memory_bounded_over_the_whole_module(sampler: RssSampler) -> None:
+def test_worker_memory_bounded_over_the_whole_module(sampler: WorkerMemory) -> None:
     """Runs last in the module: the peak over every hostile request above."""
     assert sampler.peak, "no worker memory sample was taken"
     assert sampler.worst_mib() <= WORKER_RSS_BOUND / MIB, f"{sampler.worst_mib():.0f} MiB"
