@@ -99,11 +99,13 @@ def test_proxy_limits_match_the_app() -> None:
 
 def test_proxy_error_pages_are_contract_json() -> None:
     conf = (NGINX / "elasticbeanstalk" / "json_errors.conf").read_text()
-    pages = dict(re.findall(r"error_page (\d+) = (@\w+);", conf))
+    pages = dict(re.findall(r"error_page (\d+) (?:=431 )?(/\.errors/\d+\.json);", conf))
+    assert "error_page 494 =431 " in conf  # nginx's own 494 leaves as a standard 431
     assert set(pages) == {"400", "413", "414", "431", "494", "502", "504"}
     for status, name in pages.items():
-        block = re.search(rf"location {name} \{{(.*?)\n\}}", conf, re.DOTALL)
+        block = re.search(rf"location = {re.escape(name)} \{{(.*?)\n\}}", conf, re.DOTALL)
         assert block, f"no location {name}"
+        assert "internal;" in block.group(1), f"{name} must not be reachable from outside"
         assert "default_type application/json;" in block.group(1)
         answer = re.search(r"return (\d+) '(.*)\\n';", block.group(1))
         assert answer, f"{name} returns no body"
