@@ -191,13 +191,12 @@ def _reduce(image: Image.Image, target: tuple[int, int]) -> Image.Image:
     if factor < 2:
         return _convert(image)
     band = factor * max(1, _BAND_ROWS // factor)
-    out: Image.Image | None = None
-    for top in range(0, height, band):
+    first = _convert(image.crop((0, 0, width, min(height, band)))).reduce(factor)
+    out = Image.new(first.mode, (-(-width // factor), -(-height // factor)))
+    out.paste(first, (0, 0))
+    for top in range(band, height, band):
         part = _convert(image.crop((0, top, width, min(height, top + band)))).reduce(factor)
-        if out is None:
-            out = Image.new(part.mode, (-(-width // factor), -(-height // factor)))
         out.paste(part, (0, top // factor))
-    assert out is not None
     return out
 
 
