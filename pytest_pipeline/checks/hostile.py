@@ -71,9 +71,11 @@ class ImageCase:
     orientation: int | None = None  # EXIF 0x0112, any value (valid are 1-8)
     truncate: float | None = None  # keep this share of the bytes
     seed: int = 0
+    frames: int = 1  # > 1: animated (APNG, animated WebP or GIF; other formats: one frame)
 
     def label(self) -> str:
         extra = f", orientation {self.orientation}" if self.orientation is not None else ""
+        extra += f", {self.frames} frames" if self.frames > 1 else ""
         cut = f", truncated to {self.truncate:.0%}" if self.truncate is not None else ""
         return f"{self.fmt} {self.mode} {self.width}x{self.height}{extra}{cut}"
 
@@ -117,8 +119,13 @@ def image_bytes(case: ImageCase) -> bytes:
         exif = Image.Exif()
         exif[0x0112] = case.orientation
         options["exif"] = exif.tobytes()
+    if case.frames > 1 and case.fmt in ("PNG", "WEBP", "GIF"):
+        # consecutive frames must differ, or the encoder merges them
+        flip = Image.Transpose.FLIP_LEFT_RIGHT if case.seed % 2 else Image.Transpose.FLIP_TOP_BOTTOM
+        frames = [image.transpose(flip) if i % 2 == 0 else image for i in range(case.frames - 1)]
+        options.update(save_all=True, append_images=frames, duration=40)
     buf = io.BytesIO()
-    image.save(buf, "JPEG" if case.fmt == "JPEG" else case.fmt, **options)
+    image.save(buf, case.fmt, **options)
     data = buf.getvalue()
     if mode == "P+tRNS>256" and case.fmt == "PNG" and b"tRNS" in data:
         data = _oversize_trns(data)
@@ -386,6 +393,8 @@ def corpus(upload_paths: tuple[str, ...] = UPLOAD_PATHS) -> Iterator[Request]:
         ImageCase("JPEG", "L", 2000, 2, orientation=6),
         ImageCase("JPEG", "RGB", 48, 48, orientation=65535),
         ImageCase("WEBP", "RGBA", 1, 1500),
+        ImageCase("PNG", "RGBA", 40, 30, frames=3),
+        ImageCase("WEBP", "RGB", 30, 40, frames=3),
         ImageCase("PNG", "RGB", 64, 64, truncate=0.5),
         ImageCase("JPEG", "RGB", 64, 64, truncate=0.3),
         ImageCase("GIF", "P+tRNS", 32, 32),

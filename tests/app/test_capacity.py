@@ -113,3 +113,16 @@ def test_proxy_error_pages_are_contract_json() -> None:
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
         assert int(answer.group(1)) == (431 if status == "494" else int(status))
     assert "10 MiB" in conf  # the 413 message names the limit of client_max_body_size
+
+
+def test_bundle_carries_the_proxy_settings_and_capacity() -> None:
+    from pytest_pipeline.aws.bundles import select_files
+
+    included, _excluded = select_files(APP_DIR)
+    for name in (
+        ".platform/nginx/conf.d/limits.conf",
+        ".platform/nginx/conf.d/elasticbeanstalk/json_errors.conf",
+        "capacity.py",
+        "gunicorn.conf.py",
+    ):
+        assert name in included, f"{name} is not in the bundle"

@@ -91,3 +91,14 @@ def test_webp_gets_half_the_pixel_limit_from_its_header() -> None:
     with pytest.raises(ApiError) as caught:
         decode(webp, 15_000)
     assert caught.value.status == 413 and "limit for a WebP photo is 7500" in caught.value.message
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animated_decodes_its_first_frame(fmt: str) -> None:
+    data = image_bytes(ImageCase(fmt, "RGB", 300, 200, frames=3))
+    decoded = decode(data, LIMIT, max_side=150)
+    assert decoded.rgb.shape == (100, 150, 3)
+    with Image.open(io.BytesIO(data)) as image:
+        assert getattr(image, "n_frames", 1) == 3
+        first = np.asarray(image.convert("RGB").resize((150, 100), Image.Resampling.BOX))
+    assert np.abs(decoded.rgb.astype(np.float32) - first).mean() < 6

@@ -95,8 +95,8 @@ _sizes = st.one_of(
     _extreme.map(lambda wh: (wh[1], wh[0])),
 )
 image_cases = st.builds(
-    lambda fmt, mode, size, orientation, truncate, seed: ImageCase(
-        fmt, mode, size[0], size[1], orientation, truncate, seed
+    lambda fmt, mode, size, orientation, truncate, seed, frames: ImageCase(
+        fmt, mode, size[0], size[1], orientation, truncate, seed, frames
     ),
     st.sampled_from(FORMATS),
     st.sampled_from(MODES),
@@ -104,6 +104,7 @@ image_cases = st.builds(
     st.one_of(st.none(), st.integers(0, 9), st.just(65535)),
     st.one_of(st.none(), st.none(), st.none(), st.floats(0.02, 0.98)),
     st.integers(0, 3),
+    st.sampled_from([1, 1, 1, 2, 4]),
 )
 _declared = st.sampled_from(
     ["image/png", "image/jpeg", "image/webp", "text/plain", "application/octet-stream", ""]
