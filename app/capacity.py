@@ -6,7 +6,8 @@ gunicorn.conf.py calls `plan()` at start-up. The memory is the smallest of the m
 platform's agents):
 
 - workers: as many as fit when every thread of every worker decodes the largest accepted
-  image at once (and no more than 2 x CPUs + 1, gunicorn's usual figure);
+  image at once, and no more than one per CPU (the work is CPU-bound image processing; the
+  threads of a worker overlap its I/O);
 - the pixel limit: what one request may decode within its worker's share, capped at
   `MAX_PIXELS_CAP` (40 MP).
 
@@ -80,7 +81,7 @@ def plan(memory: int, cpus: int, threads: int) -> Plan:
     threads = max(1, threads)
     usable = max(memory - SYSTEM_RESERVE_BYTES, WORKER_BASELINE_BYTES)
     per_worker_at_cap = WORKER_BASELINE_BYTES + threads * MAX_PIXELS_CAP * PEAK_BYTES_PER_PIXEL
-    workers = max(1, min(2 * max(1, cpus) + 1, usable // per_worker_at_cap))
+    workers = max(1, min(max(1, cpus), usable // per_worker_at_cap))
     share = usable // workers - WORKER_BASELINE_BYTES
     pixels = share // (threads * PEAK_BYTES_PER_PIXEL)
     return Plan(memory, int(workers), int(max(MIN_PIXELS, min(MAX_PIXELS_CAP, pixels))))

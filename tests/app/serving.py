@@ -65,7 +65,7 @@ def serve_app(moto_endpoint: str, log: Path, **settings: str) -> Iterator[Served
         BIND_HOST="127.0.0.1",
         AWS_ENDPOINT_URL=moto_endpoint,
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # pragma: allowlist secret
         AWS_DEFAULT_REGION=REGION,
         TABLE_NAME=TABLE,
         BUCKET_NAME=BUCKET,

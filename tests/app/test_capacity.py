@@ -38,7 +38,8 @@ def test_small_memory_lowers_workers_then_pixels() -> None:
 
 
 def test_cpus_cap_workers_on_big_machines() -> None:
-    assert capacity.plan(64 * 1024 * MIB, cpus=2, threads=2).workers == 5
+    assert capacity.plan(64 * 1024 * MIB, cpus=2, threads=2).workers == 2
+    assert capacity.plan(64 * 1024 * MIB, cpus=8, threads=2).workers == 8
 
 
 # Feature: ci-cd-pipeline, Property 5: Configuration Management Flexibility
@@ -50,7 +51,7 @@ def test_cpus_cap_workers_on_big_machines() -> None:
 )
 def test_plan_always_fits_the_memory(memory: int, cpus: int, threads: int) -> None:
     plan = capacity.plan(memory, cpus, threads)
-    assert 1 <= plan.workers <= 2 * cpus + 1
+    assert 1 <= plan.workers <= cpus
     assert capacity.MIN_PIXELS <= plan.max_pixels <= capacity.MAX_PIXELS_CAP
     assert _peak(plan, threads) + capacity.SYSTEM_RESERVE_BYTES <= memory
 
