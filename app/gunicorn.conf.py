@@ -4,17 +4,65 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+
+import gunicorn.util
+
+_here = os.path.dirname(os.path.abspath(globals().get("__file__", "gunicorn.conf.py")))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+import capacity  # noqa: E402  (next to this file, found once its folder is on the path)
+
+# Workers and the pixel limit from the instance's memory (capacity.py); gunicorn hands the
+# limit to the workers' environment. WEB_CONCURRENCY / MAX_IMAGE_PIXELS set in the
+# environment win.
+_plan = capacity.from_environment()
+raw_env = [f"MAX_IMAGE_PIXELS={_plan.max_pixels}"]
+print(json.dumps({"type": "capacity", "message": _plan.describe()}), flush=True)
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", os.environ.get("GUNICORN_WORKERS", "2")))
+workers = _plan.workers
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
-# Bounded request lines and headers; the body limit is MAX_UPLOAD_MB inside the app.
+# Bounded request lines and headers; the body limit is MAX_UPLOAD_MB inside the app. The
+# proxy in front (.platform/nginx/conf.d/limits.conf) has the same line and field sizes.
 limit_request_line = 8190
 limit_request_fields = 100
+limit_request_field_size = 8190
+
+_ERROR_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    501: "not_implemented",
+}
+
+
+def _json_error(sock, status_int, reason, mesg):  # type: ignore[no-untyped-def]
+    """gunicorn's answer to a request it cannot parse (framing, limits), in the contract's
+    JSON error shape instead of its HTML page."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": _ERROR_CODES.get(status_int, "internal_error"),
+                "message": f"{reason}: {mesg}" if mesg else reason,
+            }
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n"
+    ).encode("latin-1")
+    gunicorn.util.write_nonblock(sock, head + body)
+
+
+gunicorn.util.write_error = _json_error
 # The models load once per worker after fork; preloading would share a dnn.Net across forks.
 preload_app = False
 # One control socket path is shared by every gunicorn of the user; two versions side by side

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+try:  # the server's own body-framing errors (a bad chunk size, a client gone mid-body)
+    from gunicorn.http.errors import NoMoreData, ParseException
+
+    _FRAMING_ERRORS: tuple[type[BaseException], ...] = (ParseException, NoMoreData)
+except ImportError:  # pragma: no cover - another WSGI server
+    _FRAMING_ERRORS = ()
+
 log = logging.getLogger("passport.errors")
+_DRAIN_CHUNK = 1 << 16
+_OVERSIZED_DRAIN = 256 * 1024 * 1024  # read at most this much of a refused body
 
 # Codes for the HTTP errors werkzeug raises itself (routing, body limit, bad requests).
 _HTTP_CODES = {
@@ -36,25 +45,44 @@ def error_response(status: int, code: str, message: str) -> Response:
     return response
 
 
-def _drain_body() -> None:
-    """Read the rest of an oversized upload so the client can read the 413 reply.
+def _finish_body(oversized: bool, limit: int) -> None:
+    """Read what an early error answer left of the request body (at most `limit` bytes).
 
     Closing a socket with unread data makes TCP send a reset, and clients still sending
-    the body then see "connection reset" instead of the JSON answer.
+    the body then see "connection reset" instead of the JSON answer; and the server drains
+    only a little itself before closing, so the next request a client sends on a kept-alive
+    connection would get no answer. An oversized body (413) is read from the server's stream
+    (werkzeug's refuses it), up to its declared length. When the rest cannot be read (bad
+    framing, more than `limit`), the answer says `Connection: close`.
     """
-    from flask import request
-
-    stream = request.environ.get("wsgi.input")
-    length = request.content_length or 0
-    budget = min(length, 256 * 1024 * 1024)
     try:
-        while budget > 0 and stream is not None:
-            chunk = stream.read(min(budget, 1 << 20))
+        if oversized:
+            stream = request.environ["wsgi.input"]
+            limit = min(request.content_length or _OVERSIZED_DRAIN, _OVERSIZED_DRAIN)
+        else:
+            stream = request.stream
+        while True:
+            chunk = stream.read(min(limit + 1, _DRAIN_CHUNK))
             if not chunk:
+                return
+            limit -= len(chunk)
+            if limit < 0:
                 break
-            budget -= len(chunk)
     except Exception:
-        log.debug("client closed the connection while an oversized body was drained")
+        log.debug("the rest of the request body could not be read")
+    _close_connection()
+
+
+def _close_connection() -> None:
+    """Ask gunicorn to answer `Connection: close` and close the connection afterwards.
+
+    gunicorn drops a `Connection` header set by the application (hop-by-hop); its request
+    object, reachable through a chunked body's reader, decides instead.
+    """
+    reader = getattr(request.environ.get("wsgi.input"), "reader", None)
+    server_request = getattr(reader, "req", None)
+    if server_request is not None and hasattr(server_request, "must_close"):
+        server_request.must_close = True
 
 
 def register(app: Flask) -> None:
@@ -68,7 +96,6 @@ def register(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if status == 413:
-            _drain_body()
             limit = app.config.get("MAX_CONTENT_LENGTH") or 0
             return error_response(
                 413, "too_large", f"request body exceeds the upload limit of {limit} bytes"
@@ -88,8 +115,23 @@ def register(app: Flask) -> None:
             message = "no such resource; see GET /api/v1/specs and the API documentation"
         return error_response(status, code, message)
 
+    @app.after_request
+    def _read_unread_body(response: Response) -> Response:
+        if response.status_code >= 400:
+            limit = int(app.config.get("MAX_CONTENT_LENGTH") or _OVERSIZED_DRAIN)
+            _finish_body(response.status_code == 413, limit)
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if _FRAMING_ERRORS and isinstance(error, _FRAMING_ERRORS):
+            _close_connection()
+            return error_response(
+                400,
+                "bad_request",
+                f"the request body is not framed correctly ({type(error).__name__}: "
+                f"{str(error)[:120]}); send a valid Content-Length or chunked body",
+            )
         log.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(500, "internal_error", "internal error; the request id is logged")
 

@@ -40,9 +40,10 @@ class PhotoPipeline:
     segmentation: SegmenterChoice
     max_pixels: int
 
-    def decode(self, data: bytes) -> Decoded:
-        """Stage 1: sniff, guard and decode (raises 413/415 `ApiError`)."""
-        return decode(data, self.max_pixels)
+    def decode(self, data: bytes, max_side: int | None = None) -> Decoded:
+        """Stage 1: sniff, guard and decode at most `max_side` pixels on the longer side
+        (raises 400/413/415 `ApiError`); big uploads are decoded reduced, see `imaging`."""
+        return decode(data, self.max_pixels, max_side)
 
     def detect(self, rgb: Pixels) -> Face:
         """Stage 2: exactly one large-enough face, else 422 `no_face` / `multiple_faces` /
@@ -79,7 +80,7 @@ class PhotoPipeline:
             raise ApiError(
                 400, "unknown_spec", f"unknown spec {spec_id!r}; known: {', '.join(sorted(SPECS))}"
             )
-        decoded = self.decode(data)
+        decoded = self.decode(data, PHOTO_MAX_SIDE)
         rgb = limit_side(decoded.rgb, PHOTO_MAX_SIDE)
         face = self.detect(rgb)
         mask = self.segment(rgb, face)
@@ -106,7 +107,7 @@ class PhotoPipeline:
 
     def background(self, data: bytes) -> bytes:
         """The `POST /api/v1/background` PNG: RGBA, person opaque, background transparent."""
-        decoded = self.decode(data)
+        decoded = self.decode(data, BACKGROUND_MAX_SIDE)
         rgb = limit_side(decoded.rgb, BACKGROUND_MAX_SIDE)
         faces = self.detector.detect(rgb)
         mask = upsample(self.segment(rgb, faces[0] if faces else None), rgb.shape)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,6 +18,10 @@ from .storage import Aws, StorageError
 
 log = logging.getLogger("passport.api")
 api = Blueprint("api", __name__)
+
+MAX_JSON_BYTES = 16 * 1024  # an email request is a few hundred bytes
+MAX_JSON_DEPTH = 16  # {"email": "..."} is depth 1
+_JSON_TOKENS = re.compile(rb'[\[\]{}"\\]')
 
 
 def _pipeline() -> PhotoPipeline:
@@ -34,6 +40,57 @@ def _upload() -> bytes:
     if not data:
         raise ApiError(400, "missing_photo", "the 'photo' field is empty")
     return data
+
+
+def _json_body() -> Any:
+    """The request's JSON document, its size and nesting bounded before it is parsed.
+
+    Raises 413 `too_large` over `MAX_JSON_BYTES`, 400 `invalid_json` when it is not JSON
+    or nests deeper than `MAX_JSON_DEPTH` (the parser would recurse once per level).
+    """
+    length = request.content_length
+    if length is not None and length > MAX_JSON_BYTES:
+        raise ApiError(
+            413, "too_large", f"the JSON body is {length} bytes; the limit is {MAX_JSON_BYTES}"
+        )
+    body = request.stream.read(MAX_JSON_BYTES + 1)
+    if len(body) > MAX_JSON_BYTES:
+        raise ApiError(413, "too_large", f"the JSON body exceeds {MAX_JSON_BYTES} bytes")
+    deepest = _nesting(body)
+    if deepest > MAX_JSON_DEPTH:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"the JSON body nests {deepest} levels deep; the limit is {MAX_JSON_DEPTH}",
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _nesting(body: bytes) -> int:
+    """How deep brackets nest in `body`, outside JSON strings (one linear pass)."""
+    depth = deepest = 0
+    in_string = False
+    escape_at = -2  # where an unescaped backslash inside a string is
+    for match in _JSON_TOKENS.finditer(body):
+        token, at = match.group(), match.start()
+        if in_string:
+            if escape_at == at - 1:
+                escape_at = -2
+            elif token == b"\\":
+                escape_at = at
+            elif token == b'"':
+                in_string = False
+        elif token == b'"':
+            in_string = True
+        elif token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
 
 
 @api.get("/health")
@@ -73,7 +130,7 @@ def background() -> Response:
 @api.post("/api/v1/emails/validate")
 def validate() -> Response | tuple[Response, int]:
     """Validate (and normalise) an email address; every result is stored in DynamoDB."""
-    payload: Any = request.get_json(force=True, silent=True)  # None when not JSON at all
+    payload = _json_body()
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", 'the body must be a JSON object like {"email": "..."}')
     email = payload.get("email")

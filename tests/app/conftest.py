@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
 
 from .helpers import BUCKET, REGION, TABLE, create_resources
+from .serving import free_port
 
 _CLEARED = (
     "AWS_ENDPOINT_URL",
@@ -93,3 +95,21 @@ def shared_client() -> Iterator[FlaskClient]:
         create_resources()
         app = create_app({"table_name": TABLE, "bucket_name": BUCKET})
         yield app.test_client()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port holding the table and the bucket."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        # moto's backends live in this process: start from an empty account in each module
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        create_resources(endpoint_url=endpoint)
+        yield endpoint
+    finally:
+        server.stop()

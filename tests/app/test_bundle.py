@@ -25,6 +25,9 @@ def test_gunicorn_config_reads_environment(monkeypatch: pytest.MonkeyPatch) -> N
     exec((APP_DIR / "gunicorn.conf.py").read_text(), namespace)
     assert namespace["bind"] == "127.0.0.1:8123"
     assert namespace["threads"] == 3 and namespace["worker_class"] == "gthread"
+    assert isinstance(namespace["workers"], int) and namespace["workers"] >= 1
+    pixels = int(str(namespace["raw_env"]).split("MAX_IMAGE_PIXELS=")[1].split("'")[0])
+    assert 4_000_000 <= pixels <= 40_000_000
     assert '"request_id"' in str(namespace["access_log_format"])
 
 

@@ -4,113 +4,35 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
-from .helpers import APP_DIR, BUCKET, REGION, TABLE, create_resources, image_bytes
+from .helpers import REGION, TABLE, image_bytes
+from .serving import serve_app
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _procfile_command() -> list[str]:
-    """The `web:` command of the bundle's Procfile, with this venv's gunicorn."""
-    line = next(
-        line for line in (APP_DIR / "Procfile").read_text().splitlines() if line.startswith("web:")
-    )
-    argv = shlex.split(line.removeprefix("web:"))
-    assert argv[0] == "gunicorn"
-    argv[0] = str(Path(sys.executable).with_name("gunicorn"))
-    return argv
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port holding the table and the bucket."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        create_resources(endpoint_url=endpoint)
-        yield endpoint
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def served(
     moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    """gunicorn started from the Procfile in app/, answering /health; stopped afterwards."""
-    port = _free_port()
+    """gunicorn started from the Procfile in app/ (one worker, 1 MB uploads)."""
     log = tmp_path_factory.mktemp("gunicorn") / "out.log"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "PIPELINE_")) and key not in ("TABLE_NAME", "BUCKET_NAME")
+    settings = {
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "2",
+        "ALLOWED_ORIGINS": "https://app.example",
+        "MAX_UPLOAD_MB": "1",
+        "APP_VERSION": "v-gunicorn",
     }
-    env.update(
-        PORT=str(port),
-        BIND_HOST="127.0.0.1",
-        WEB_CONCURRENCY="1",
-        GUNICORN_THREADS="2",
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        TABLE_NAME=TABLE,
-        BUCKET_NAME=BUCKET,
-        ALLOWED_ORIGINS="https://app.example",
-        MAX_UPLOAD_MB="1",
-        APP_VERSION="v-gunicorn",
-    )
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            _procfile_command(), cwd=APP_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        health: requests.Response | None = None
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                health = requests.get(f"{base}/health", timeout=5)
-                if health.status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"gunicorn did not answer /health within 90 s:\n{log.read_text()}")
-        yield {"base": base, "log": log, "health": health, "endpoint": moto_endpoint}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with serve_app(moto_endpoint, log, **settings) as app:
+        yield {"base": app.base, "log": log, "health": app.health, "endpoint": moto_endpoint}
 
 
 def test_health_under_gunicorn(served: dict[str, Any]) -> None:
