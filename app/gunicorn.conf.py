@@ -13,6 +13,11 @@ if _here not in sys.path:
     sys.path.insert(0, _here)
 import capacity  # noqa: E402  (next to this file, found once its folder is on the path)
 
+# The app's package first: a dependency missing from requirements.txt then stops the start
+# with its own "No module named ..." instead of logging's "Unable to configure formatter
+# 'json'" (logconfig_dict below imports the formatter from this package).
+import passport  # noqa: E402,F401
+
 # Workers and the pixel limit from the instance's memory (capacity.py); gunicorn hands the
 # limit to the workers' environment. WEB_CONCURRENCY / MAX_IMAGE_PIXELS set in the
 # environment win.

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.stub import ANY, Stubber
 
-from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget, version_setting
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,12 @@ class EbScript:
         self.stub.add_response(
             "update_environment",
             self.shapes.env("Updating", "Grey", label, name),
-            {"ApplicationName": self.shapes.app, "EnvironmentName": name, "VersionLabel": label},
+            {
+                "ApplicationName": self.shapes.app,
+                "EnvironmentName": name,
+                "VersionLabel": label,
+                "OptionSettings": version_setting(label),  # /health reports the label
+            },
         )
 
     def starts_update(self, label: str) -> None:

@@ -50,6 +50,17 @@ def health_reports(url: str, label: str) -> str | None:
     return None
 
 
+
+def version_setting(label: str) -> list[dict[str, str]]:
+    """The option setting that hands the version label to the app as ``APP_VERSION``."""
+    return [
+        {
+            "Namespace": "aws:elasticbeanstalk:application:environment",
+            "OptionName": "APP_VERSION",
+            "Value": label,
+        }
+    ]
+
 class ElasticBeanstalkTarget:
     """Deploys bundles to an Elastic Beanstalk environment (see the module docstring)."""
 
@@ -304,10 +315,15 @@ class ElasticBeanstalkTarget:
         self.poll.wait(processed, f"application version {label} to be processed")
 
     def _update(self, name: str, label: str, events: list[DeploymentEvent]) -> dict[str, Any]:
+        # the label also becomes APP_VERSION, which /health reports: the deploy is judged by
+        # the new version answering over HTTP, and Elastic Beanstalk sets no such variable
         since = datetime.now(UTC) - timedelta(seconds=5)
         try:
             self.eb.update_environment(
-                ApplicationName=self.application, EnvironmentName=name, VersionLabel=label
+                ApplicationName=self.application,
+                EnvironmentName=name,
+                VersionLabel=label,
+                OptionSettings=version_setting(label),
             )
         except ClientError as error:
             if "invalid state" in str(error).lower():
@@ -334,6 +350,7 @@ class ElasticBeanstalkTarget:
             EnvironmentName=clone,
             TemplateName=template,
             VersionLabel=label,
+            OptionSettings=version_setting(label),
         )
         events.append(event(f"cloning {name} into {clone} with {label}"))
         try:

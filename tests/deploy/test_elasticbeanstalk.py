@@ -14,7 +14,7 @@ from ebstub import EbScript, EbShapes
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
 from pytest_pipeline.deploy.ebpoll import operation_errors
-from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget, version_setting
 from pytest_pipeline.deploy.resources import make_target
 from pytest_pipeline.models import DeploymentEvent, DeploymentStatus
 
@@ -202,6 +202,7 @@ def test_clone_and_swap(script: Script) -> None:
             "EnvironmentName": ANY,
             "TemplateName": ANY,
             "VersionLabel": "dev-v2",
+            "OptionSettings": version_setting("dev-v2"),
         },
     )
     script.poll(env("Launching", "Grey", "dev-v2", clone, "tmp.eb.com"), events(name=clone))

@@ -24,6 +24,7 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 
 from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS, MotoServer
+from pytest_pipeline.deploy.elasticbeanstalk import version_setting
 
 TINYAPP = Path(__file__).with_name("tinyapp")
 APP = "emu-app"
@@ -173,6 +174,8 @@ class Emulation:
             {"Namespace": "aws:elasticbeanstalk:cloudwatch:logs", "OptionName": "StreamLogs",
              "Value": "true"},
         ]  # fmt: skip
+        # the deploy code hands the label to the app as APP_VERSION (EB sets no such variable)
+        options += version_setting(label) if label else []
         kwargs: dict[str, Any] = {"VersionLabel": label} if label else {}
         self.eb.create_environment(
             ApplicationName=APP, EnvironmentName=name, OptionSettings=options, **kwargs
@@ -263,6 +266,7 @@ def test_every_operation_answers_in_the_service_model(emulation: Emulation) -> N
     template = eb.describe_configuration_settings(ApplicationName=APP, TemplateName="walk-config")
     assert template["ConfigurationSettings"][0]["TemplateName"] == "walk-config"
     eb.create_environment(
+        OptionSettings=version_setting(v1),
         ApplicationName=APP, EnvironmentName="walk-clone", TemplateName="walk-config",
         VersionLabel=v1,
     )  # fmt: skip
@@ -273,10 +277,14 @@ def test_every_operation_answers_in_the_service_model(emulation: Emulation) -> N
     assert emulation.describe("walk-clone")["CNAME"] == env["CNAME"]
     assert emulation.describe("walk-env")["CNAME"] == clone["CNAME"]
     v2 = emulation.version("walk-v2", **{"fail_check.txt": "dynamodb"})  # never healthy
-    updating = eb.update_environment(EnvironmentName="walk-clone", VersionLabel=v2)
+    updating = eb.update_environment(
+        EnvironmentName="walk-clone", VersionLabel=v2, OptionSettings=version_setting(v2)
+    )
     assert updating["Status"] == "Updating"
     with pytest.raises(ClientError, match="invalid state"):
-        eb.update_environment(EnvironmentName="walk-clone", VersionLabel=v1)
+        eb.update_environment(
+            EnvironmentName="walk-clone", VersionLabel=v1, OptionSettings=version_setting(v1)
+        )
     eb.abort_environment_update(EnvironmentName="walk-clone")
     aborted = emulation.settle("walk-clone")
     assert aborted["VersionLabel"] == v1
@@ -309,7 +317,9 @@ def test_version_that_cannot_start_leaves_the_old_label_green(emulation: Emulati
     broken = emulation.version("trap-broken", Procfile="web: python -c 'raise SystemExit(3)'\n")
     poller = Poller(f"http://{env['CNAME']}")
     poller.start()
-    emulation.eb.update_environment(EnvironmentName="trap-env", VersionLabel=broken)
+    emulation.eb.update_environment(
+        EnvironmentName="trap-env", VersionLabel=broken, OptionSettings=version_setting(broken)
+    )
     after = emulation.settle("trap-env")
     poller.stop()
     assert (after["Status"], after["Health"], after["VersionLabel"]) == ("Ready", "Green", good)
@@ -326,7 +336,9 @@ def test_missing_requirement_fails_and_the_old_version_stays(emulation: Emulatio
     good = emulation.version("req-good")
     emulation.create("req-env", good)
     lacking = emulation.version("req-lacking", **{"requirements.txt": "gunicorn>=22\n"})
-    emulation.eb.update_environment(EnvironmentName="req-env", VersionLabel=lacking)
+    emulation.eb.update_environment(
+        EnvironmentName="req-env", VersionLabel=lacking, OptionSettings=version_setting(lacking)
+    )
     after = emulation.settle("req-env")
     assert (after["Health"], after["VersionLabel"]) == ("Green", good)
     errors = " ".join(e["Message"] for e in emulation.events("req-env") if e["Severity"] == "ERROR")
@@ -343,7 +355,9 @@ def test_all_at_once_has_an_outage_and_streams_logs(emulation: Emulation) -> Non
     second = emulation.version("aao-v2")
     poller = Poller(f"http://{env['CNAME']}")
     poller.start()
-    emulation.eb.update_environment(EnvironmentName="aao-env", VersionLabel=second)
+    emulation.eb.update_environment(
+        EnvironmentName="aao-env", VersionLabel=second, OptionSettings=version_setting(second)
+    )
     after = emulation.settle("aao-env")
     time.sleep(0.3)
     poller.stop()

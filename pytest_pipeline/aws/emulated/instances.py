@@ -179,7 +179,7 @@ class Runtime:
         instance_id = "i-" + secrets.token_hex(8)
         process = AppProcess(
             app_dir,
-            {**variables, "APP_VERSION": label},
+            variables,
             log_path=self.home / "logs" / f"{instance_id}.log",
             bin_dir=venv.bin_dir,
             base_env=instance_environment({}),
