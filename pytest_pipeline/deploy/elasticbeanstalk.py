@@ -50,7 +50,6 @@ def health_reports(url: str, label: str) -> str | None:
     return None
 
 
-
 def version_setting(label: str) -> list[dict[str, str]]:
     """The option setting that hands the version label to the app as ``APP_VERSION``."""
     return [
@@ -60,6 +59,7 @@ def version_setting(label: str) -> list[dict[str, str]]:
             "Value": label,
         }
     ]
+
 
 class ElasticBeanstalkTarget:
     """Deploys bundles to an Elastic Beanstalk environment (see the module docstring)."""
