@@ -21,7 +21,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -384,8 +384,10 @@ def apply_retention(
     keep: int,
     serving_key: str | None,
     prefix: str = DEFAULT_PREFIX,
+    protect: Collection[str] = (),
 ) -> list[str]:
-    """Delete all but the newest ``keep`` bundles under ``prefix``; never the serving one.
+    """Delete all but the newest ``keep`` bundles under ``prefix``; never the serving one
+    nor one in ``protect`` (the bundles of application versions that remain).
 
     Returns the deleted keys, oldest first.
     """
@@ -396,7 +398,11 @@ def apply_retention(
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         objects.extend(page.get("Contents", []))
     objects.sort(key=lambda item: (item["LastModified"], item["Key"]), reverse=True)
-    doomed = [item["Key"] for item in objects[keep:] if item["Key"] != serving_key]
+    doomed = [
+        item["Key"]
+        for item in objects[keep:]
+        if item["Key"] != serving_key and item["Key"] not in protect
+    ]
     doomed.reverse()
     for start in range(0, len(doomed), 1000):
         batch = doomed[start : start + 1000]

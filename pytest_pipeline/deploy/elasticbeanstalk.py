@@ -148,6 +148,34 @@ class ElasticBeanstalkTarget:
         )
         return [str(item["VersionLabel"]) for item in items]
 
+    def prune_versions(self, keep: int) -> tuple[list[str], set[str]]:
+        """Delete application versions beyond the newest ``keep``, with their bundles; never
+        the serving one or the one a rollback would restore. Returns the deleted labels and
+        the S3 keys of the versions kept (bundle retention must leave those alone: a
+        version whose bundle is gone cannot be deployed, by a rollback least of all)."""
+        if keep < 1:
+            raise ValueError(f"bundle-retention must keep at least 1 version, got {keep}")
+        response = self.eb.describe_application_versions(ApplicationName=self.application)
+        items = sorted(
+            response.get("ApplicationVersions", []),
+            key=lambda item: item.get("DateCreated") or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
+        protected = {self.current_version(), self.previous_version()} - {None}
+        deleted, kept_keys = [], set()
+        for index, item in enumerate(items):
+            label = str(item["VersionLabel"])
+            if index < keep or label in protected:
+                key = (item.get("SourceBundle") or {}).get("S3Key")
+                if key:
+                    kept_keys.add(str(key))
+                continue
+            self.eb.delete_application_version(
+                ApplicationName=self.application, VersionLabel=label, DeleteSourceBundle=True
+            )
+            deleted.append(label)
+        return deleted, kept_keys
+
     def events(self) -> list[DeploymentEvent]:
         """The live environment's latest events, oldest first."""
         response = self.eb.describe_events(

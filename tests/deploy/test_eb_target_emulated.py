@@ -162,3 +162,43 @@ def test_swap_deploys_to_a_clone_without_a_failed_request(
     )["Environments"]
     running = [e["EnvironmentName"] for e in live if e["Status"] == "Ready"]
     assert len(running) == 1 and running[0].startswith(f"{ENV}-"), live
+
+
+def test_retention_removes_versions_with_their_bundles_and_keeps_the_rollback(
+    ctx: AwsContext, make_bundle: Callable[..., Bundle]
+) -> None:
+    """Bundle retention deleted S3 objects and left their application versions, so a
+    rollback could pick a label whose bundle was gone. Versions now go with their bundles,
+    and neither the serving version nor the one a rollback restores ever goes."""
+    from pytest_pipeline.aws.bundles import apply_retention
+
+    app, env = "keep-app", "keep-env"
+    eb_client = ctx.client("elasticbeanstalk")
+    eb_client.create_application(ApplicationName=app)
+    eb_client.create_environment(
+        ApplicationName=app,
+        EnvironmentName=env,
+        OptionSettings=[
+            {"Namespace": ns, "OptionName": name, "Value": value}
+            for (ns, name), value in {
+                ("aws:elasticbeanstalk:command", "Timeout"): "20",
+                ("aws:elasticbeanstalk:application:environment", "TABLE_NAME"): "table",
+                ("aws:elasticbeanstalk:application:environment", "BUCKET_NAME"): "photos",
+            }.items()
+        ],
+    )
+    eb = ElasticBeanstalkTarget(ctx, app, env, "update", 60, backoff=Backoff(0.1, 0.5))
+    labels = [f"keep-{n}" for n in range(1, 5)]
+    for label in labels:
+        built = upload(ctx, make_bundle(label), BUCKET, prefix="keep/")
+        eb.deploy(built)
+        _, kept = eb.prune_versions(1)
+        apply_retention(ctx, BUCKET, 1, serving_key=built.s3_key, prefix="keep/", protect=kept)
+    assert eb.versions() == ["keep-3", "keep-4"]  # the serving one and the rollback's
+    listed = ctx.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="keep/")
+    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]) == [
+        "keep-3.zip",
+        "keep-4.zip",
+    ]
+    back = eb.rollback()
+    assert back.status is DeploymentStatus.ROLLED_BACK and version_at(eb.url) == "keep-3"
