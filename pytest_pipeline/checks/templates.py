@@ -1,7 +1,7 @@
 """Checks of CloudFormation templates: one cfn-lint run with the pipeline's own rules.
 
 The pipeline's rules are cfn-lint custom rules (:mod:`pytest_pipeline.checks.cfnrules`), so
-``cfn-lint --append-rules pytest_pipeline/checks/cfnrules TEMPLATE`` in an editor or a
+``cfn-lint TEMPLATE --append-rules pytest_pipeline/checks/cfnrules`` in an editor or a
 pre-commit hook reports exactly what the pipeline does. :func:`scan_template` runs cfn-lint
 once per template (cached by path and modification time) and turns each match into a
 ``Finding``: cfn-lint's own errors and warnings (scanner ``cfn-lint``) and the pipeline's
@@ -25,7 +25,9 @@ TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 LINT_SCANNER = "cfn-lint"
 RULES_SCANNER = "template-rules"
 #: The command line that reports what the pipeline reports (run from the repository root).
-COMMAND = "cfn-lint --append-rules pytest_pipeline/checks/cfnrules"
+COMMAND = "cfn-lint {template} --append-rules pytest_pipeline/checks/cfnrules"
+"""The command line that runs exactly the pipeline's template checks on ``{template}``: the
+template comes first, since ``--append-rules`` takes every word after it as a rules folder."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ APP_ACTIONS = {
     "secretsmanager:GetSecretValue",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    "logs:DescribeLogStreams",  # the instance's log streaming to Elastic Beanstalk's groups
     "elasticbeanstalk:PutInstanceStatistics",
 }
 BUCKETS = ("PhotoBucketName", "DeploymentBucketName")

@@ -2,7 +2,7 @@
 
 Load them with cfn-lint itself, from an editor or pre-commit, exactly as the pipeline does::
 
-    cfn-lint --append-rules pytest_pipeline/checks/cfnrules infra/template.yaml
+    cfn-lint infra/template.yaml --append-rules pytest_pipeline/checks/cfnrules
 
 (the directory of this package; ``python -c "import pytest_pipeline.checks.cfnrules as r;
 print(r.RULES_DIR)"`` prints it for an installed copy). Each module groups the rules of one
