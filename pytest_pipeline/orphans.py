@@ -140,5 +140,6 @@ def sweep(runs_dir: Path, own_run_id: str, grace_s: float = 5.0) -> list[Swept]:
         )
         with contextlib.suppress(FileNotFoundError):
             owner_file.unlink()
-        swept.append(Swept(run_id, pid, stopped, resources))
+        if stopped or resources:  # a run that started nothing (--help) left nothing to say
+            swept.append(Swept(run_id, pid, stopped, resources))
     return swept

@@ -67,6 +67,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is not None:
         run.term.uninstall()
+        run.release()
     if run is not None and config.pluginmanager.is_registered(run):
         config.pluginmanager.unregister(run)
 

@@ -299,6 +299,12 @@ class PipelineRun:
             return None
         return data if isinstance(data, dict) else None
 
+    def release(self) -> None:
+        """The process is done with the run (also after ``--help``, which has no session
+        end): nothing of it is left for the next run to sweep."""
+        if self.owns_run:
+            orphans.finished(self.run_dir, self._marker)
+
     @property
     def environment_key(self) -> str:
         """What one run at a time may use: the environment and its stack."""
