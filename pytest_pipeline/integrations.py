@@ -310,10 +310,11 @@ class ReportingPlugin:
         """The deployment ledger of the run (of ``record`` when given)."""
         from pytest_pipeline.reporting.ledger import build_ledger
 
-        summary = self.final_summary or self.summary()
+        infra = self.infrastructure()
         if record is None:
-            record = record_of(self.run.results, self.deployment(), summary, self.infrastructure())
-        return build_ledger(record, self.infrastructure())
+            summary = self.final_summary or self.summary()
+            record = record_of(self.run.results, self.deployment(), summary, infra)
+        return build_ledger(record, infra)
 
     def infrastructure(self) -> InfrastructureState | None:
         """The run's stack record (written by the infra stage), if any."""
@@ -418,11 +419,13 @@ class ReportingPlugin:
             )
         infra = self.infrastructure()
         rec = record_of(self.run.results, self.deployment(), summary, infra)
+        from pytest_pipeline.reporting.ledger import build_ledger
+
         try:
             self.record_path = record.write_record(
                 self.reports_dir,
                 rec,
-                self.ledger(rec),
+                build_ledger(rec, infra),
                 {
                     "run_outcome": summary.outcome,
                     "interrupted_in": summary.interrupted_in,
