@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "app"))
 
 import capacity  # noqa: E402
 
-from pytest_pipeline.checks.hostile import WorkerMemory  # noqa: E402
+from pytest_pipeline.postdeploy.hostile import WorkerMemory  # noqa: E402
 
 MIB = 1024 * 1024
 TARGET_WORKER_MIB = 400
@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from pytest_pipeline.aws.stacks import load_parameters
-    from pytest_pipeline.service import LocalAppRunner
+    from pytest_pipeline.postdeploy.service import LocalAppRunner
 
     os.environ["WEB_CONCURRENCY"] = str(args.workers)
     os.environ["GUNICORN_THREADS"] = str(args.threads)

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_pipeline.checks.load import Endpoint, LoadPlan, run_load
+from pytest_pipeline.postdeploy.load import Endpoint, LoadPlan, run_load
 
 # A minimal asyncio HTTP/1.1 server answering every request with "pong", keep-alive.
 SERVER = r"""

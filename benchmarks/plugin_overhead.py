@@ -100,7 +100,7 @@ def attribute(root: Path) -> None:
         module = filename[filename.rindex("pytest_pipeline") :]
         if function.startswith("pytest_"):
             hooks[module] = hooks.get(module, 0.0) + entry[3]
-        elif function == "<module>" and ("fixtures" in module or module.endswith("plugin.py")):
+        elif function == "<module>" and ("fixtures" in module or module.endswith("hooks.py")):
             imports[module] = entry[3]
     print(f"profiled run: {total:.2f}s; plugin hooks and fixture-module imports, share of it:")
     rows = [("hooks", m, t) for m, t in hooks.items()] + [

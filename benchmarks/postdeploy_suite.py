@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_pipeline.aws.stacks import load_parameters  # noqa: E402
-from pytest_pipeline.service import LocalAppRunner  # noqa: E402
+from pytest_pipeline.postdeploy.service import LocalAppRunner  # noqa: E402
 
 TARGET_S = 45.0
 

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from pytest_pipeline.checks.scans import SCANNERS, ScanContext, run_scan
+from pytest_pipeline.predeploy.scanners import SCANNERS, ScanContext, run_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 

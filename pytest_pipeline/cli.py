@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        from pytest_pipeline.options import did_you_mean
+        from pytest_pipeline.settings import did_you_mean
 
         print(
             f"pytest-pipeline: unknown command {name!r}{did_you_mean(name, COMMANDS)}",
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def show_settings(argv: list[str]) -> int:
     """``pytest-pipeline settings [DIR]``: resolve the settings as pytest would in DIR
     (its pyproject.toml and the PIPELINE_* environment; no flags) and print them."""
-    from pytest_pipeline.options import PipelineOptions, SettingError, read_table
+    from pytest_pipeline.settings import PipelineOptions, SettingError, read_table
 
     if argv[:1] == ["--markdown"]:
         print(settings_markdown())
@@ -89,7 +89,7 @@ def show_settings(argv: list[str]) -> int:
 
 def settings_markdown() -> str:
     """The README's option reference: one table row per setting."""
-    from pytest_pipeline.options import SETTINGS
+    from pytest_pipeline.settings import SETTINGS
 
     rows = [
         "| flag | environment variable | kind | default | area | what |",

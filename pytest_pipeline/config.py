@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from pytest_pipeline.options import SETTINGS, PipelineOptions, SettingError, parse_value
+from pytest_pipeline.settings import SETTINGS, PipelineOptions, SettingError, parse_value
 
 # PipelineConfig field -> setting name
 FIELDS: dict[str, str] = {

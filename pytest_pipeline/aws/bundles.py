@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import pathspec
 
-from pytest_pipeline.checks.findings import Finding, Severity
+from pytest_pipeline.findings import Finding, Severity
 
 EBIGNORE = ".ebignore"
 DEFAULT_PREFIX = "bundles/"
@@ -314,7 +314,7 @@ def scan_bundle_for_secrets(
     member's path so that entries of the repository's detect-secrets ``baseline`` apply.
     Locations are those prefixed paths; messages never hold a secret's value.
     """
-    from pytest_pipeline.checks.secrets import scan_files
+    from pytest_pipeline.predeploy.secrets import scan_files
 
     findings: list[Finding] = []
     with zipfile.ZipFile(bundle.path) as zf:

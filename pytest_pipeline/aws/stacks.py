@@ -131,8 +131,8 @@ def _template_hash(text: str) -> str:
 
 
 def _lint_errors(path: Path) -> list[str]:
-    from pytest_pipeline.checks.findings import Severity
-    from pytest_pipeline.checks.templates import lint_template
+    from pytest_pipeline.findings import Severity
+    from pytest_pipeline.predeploy.templates import lint_template
 
     return [f.describe() for f in lint_template(path) if f.severity.at_least(Severity.HIGH)]
 

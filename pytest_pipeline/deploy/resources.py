@@ -11,11 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pytest_pipeline import vcs
 from pytest_pipeline.aws.bundles import AwsClientFactory
 from pytest_pipeline.deploy.base import DeployTarget
 from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
 from pytest_pipeline.deploy.local import LocalTarget, app_environment
+from pytest_pipeline.runtime import vcs
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ LOCAL_ROOT = ".pipeline"
 
 
 def git_commit(root: Path) -> str:
-    """The commit under test (:func:`pytest_pipeline.vcs.git_commit`), else ``nocommit``."""
+    """The commit under test (:func:`pytest_pipeline.runtime.vcs.git_commit`), else ``nocommit``."""
     return vcs.git_commit(root) or "nocommit"
 
 

@@ -1,7 +1,7 @@
 """Pure builders of the HTML fragments a test adds to the report.
 
 Every builder returns a self-contained HTML string (pictures are ``data:`` URIs) with all
-text escaped and redacted; ``pytest_pipeline.integrations`` hands them to pytest-html as
+text escaped and redacted; ``pytest_pipeline.plugin.reporting`` hands them to pytest-html as
 ``extras.html`` entries. Nothing here imports pytest.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pytest_pipeline.checks.findings import Finding
+from pytest_pipeline.findings import Finding
 from pytest_pipeline.models import PropertyValue
 from pytest_pipeline.reporting import extras, pictures
 from pytest_pipeline.reporting.histogram import Percentiles, percentiles, render_histogram

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_pipeline.aws.bundles import Bundle, scan_bundle_for_secrets
-from pytest_pipeline.options import PipelineOptions
+from pytest_pipeline.settings import PipelineOptions
 
 # What must never ship, stated independently of the code that builds the bundle.
 NEVER_FOLDERS = {"tests", "test", "__pycache__", ".pytest_cache", ".venv", "venv", ".git", ".aws"}

@@ -9,8 +9,8 @@ import requests
 
 from pytest_pipeline.deploy.base import DeployTarget
 from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, InfrastructureState
-from pytest_pipeline.options import PipelineOptions
-from pytest_pipeline.session import PipelineRun
+from pytest_pipeline.plugin.run import PipelineRun
+from pytest_pipeline.settings import PipelineOptions
 
 
 def health(url: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.templates import run_templates
-from pytest_pipeline.session import get_run
+from pytest_pipeline.plugin.run import get_run
+from pytest_pipeline.predeploy.templates import run_templates
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_pipeline.checks.templates import lint_template, security_findings
+from pytest_pipeline.predeploy.templates import lint_template, security_findings
 
 
 def test_template_passes_cfn_lint(template: Path) -> None:

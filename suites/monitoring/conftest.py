@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_pipeline.session import PipelineRun
+from pytest_pipeline.plugin.run import PipelineRun
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from cfnlint.decode import decode
 from pytest_pipeline.aws import monitoring
 from pytest_pipeline.aws.clients import AwsContext
 from pytest_pipeline.models import InfrastructureState
+from pytest_pipeline.plugin.run import PipelineRun
 from pytest_pipeline.reporting.recorder import Recorder
-from pytest_pipeline.session import PipelineRun
 
 
 def _names(stack: InfrastructureState) -> list[str]:

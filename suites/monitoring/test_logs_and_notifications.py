@@ -9,8 +9,8 @@ import pytest
 from pytest_pipeline.aws import monitoring
 from pytest_pipeline.aws.clients import AwsContext
 from pytest_pipeline.models import InfrastructureState
+from pytest_pipeline.plugin.run import PipelineRun
 from pytest_pipeline.reporting.recorder import Recorder
-from pytest_pipeline.session import PipelineRun
 
 
 def test_log_group_receives_events(

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pytest_pipeline.aws import monitoring
 from pytest_pipeline.aws.clients import AwsContext
 from pytest_pipeline.models import InfrastructureState
+from pytest_pipeline.plugin.run import PipelineRun
 from pytest_pipeline.reporting.metrics import run_metrics
 from pytest_pipeline.reporting.recorder import Recorder
 from pytest_pipeline.reporting.summary import build_summary
-from pytest_pipeline.session import PipelineRun
 
 
 def test_run_metrics_published_and_readable(

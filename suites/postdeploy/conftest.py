@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.contract import REQUIRED_SPECS
-from pytest_pipeline.checks.fuzz import operations
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import Probe, probe_photo
-from pytest_pipeline.checks.thresholds import parse_threshold
-from pytest_pipeline.session import get_run
+from pytest_pipeline.plugin.run import get_run
+from pytest_pipeline.postdeploy.contract import REQUIRED_SPECS
+from pytest_pipeline.postdeploy.fuzz import operations
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import Probe, probe_photo
+from pytest_pipeline.postdeploy.thresholds import parse_threshold
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

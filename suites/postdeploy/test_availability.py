@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import probe_health
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import probe_health
 
 
 def test_health_comes_up(service_availability: Any, contract_record: Any) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.fuzz import FuzzOperation, fuzz_operation
-from pytest_pipeline.checks.http import ServiceClient
+from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation
+from pytest_pipeline.postdeploy.http import ServiceClient
 
 
 def test_contract_fuzz(

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.casedata import cors_paths, denied_origins
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import probe_cors, probe_preflight
+from pytest_pipeline.postdeploy.casedata import cors_paths, denied_origins
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import probe_cors, probe_preflight
 
 PATHS = [pytest.param(*v, id=i) for i, v in cors_paths()]
 DENIED = [pytest.param(*v, id=i) for i, v in denied_origins()]

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from pytest_pipeline.checks.casedata import email_cases
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import find_email_record, probe_email
+from pytest_pipeline.postdeploy.casedata import email_cases
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import find_email_record, probe_email
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.casedata import error_cases, sample_photo
-from pytest_pipeline.checks.contract import check_https_redirect
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import probe_error_case, probe_security_headers
+from pytest_pipeline.postdeploy.casedata import error_cases, sample_photo
+from pytest_pipeline.postdeploy.contract import check_https_redirect
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import probe_error_case, probe_security_headers
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
 

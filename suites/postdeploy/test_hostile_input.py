@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_pipeline.checks.hostile import RawClient, Request, answer_problems, corpus
-from pytest_pipeline.checks.http import ServiceClient
+from pytest_pipeline.postdeploy.hostile import RawClient, Request, answer_problems, corpus
+from pytest_pipeline.postdeploy.http import ServiceClient
 
 CORPUS = list(corpus())
 

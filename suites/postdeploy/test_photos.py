@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.casedata import background_cases, photo_cases
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.images import PHOTO_RULES
-from pytest_pipeline.checks.probes import Probe, probe_background
+from pytest_pipeline.postdeploy.casedata import background_cases, photo_cases
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.images import PHOTO_RULES
+from pytest_pipeline.postdeploy.probes import Probe, probe_background
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
 PHOTOS = [pytest.param(*v, id=i) for i, v in photo_cases(MANIFEST)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_pipeline.checks.http import ServiceClient
-from pytest_pipeline.checks.probes import probe_specs
+from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.probes import probe_specs
 
 
 def test_specs_contract(service: ServiceClient) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks.thresholds import Threshold, evaluate
+from pytest_pipeline.postdeploy.thresholds import Threshold, evaluate
 
 # Under ``-n N --dist loadgroup`` every test here runs on one worker, so the other workers
 # keep testing instead of waiting for the shared load run.

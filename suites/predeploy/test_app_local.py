@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.checks import probes
-from pytest_pipeline.checks.casedata import (
+from pytest_pipeline.postdeploy import probes
+from pytest_pipeline.postdeploy.casedata import (
     background_cases,
     cors_paths,
     denied_origins,
@@ -22,7 +22,7 @@ from pytest_pipeline.checks.casedata import (
     photo_cases,
     sample_photo,
 )
-from pytest_pipeline.checks.http import ServiceClient
+from pytest_pipeline.postdeploy.http import ServiceClient
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
 

@@ -1,6 +1,6 @@
 """The CloudFormation template(s) this run deploys (setting `template`, and the local
 templates of its nested stacks): one cfn-lint run with the pipeline's rules
-(pytest_pipeline/checks/cfnrules: Elastic Beanstalk settings, open admin ports, data loss,
+(pytest_pipeline/predeploy/cfnrules: Elastic Beanstalk settings, open admin ports, data loss,
 secrets, encryption, IAM), exactly what `cfn-lint --append-rules` reports."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from passport.errors import ApiError
 from passport.imaging import decode
 from PIL import Image, ImageOps
 
-from pytest_pipeline.checks.hostile import ImageCase, image_bytes
+from pytest_pipeline.postdeploy.hostile import ImageCase, image_bytes
 
 LIMIT = 40_000_000
 

@@ -1,7 +1,7 @@
 """Hostile input against app/ under gunicorn on loopback: no answer >= 500, every error in
 the contract's JSON shape, kept-alive connections stay usable, worker memory bounded.
 
-Requests are built structurally (``pytest_pipeline.checks.hostile``): pictures in every
+Requests are built structurally (``pytest_pipeline.postdeploy.hostile``): pictures in every
 format and mode with extreme sizes, EXIF orientations and truncation, declared as the wrong
 type, in well- and ill-framed multipart bodies; JSON of any type, depth and size; chunked
 bodies with invalid chunk sizes; oversized request lines and headers. All go over one
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pytest_pipeline.checks.hostile import (
+from pytest_pipeline.postdeploy.hostile import (
     EMAIL_PATH,
     FORMATS,
     MODES,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from pytest_pipeline.checks.manifest import ImageCase, ManifestError, load_manifest
+from pytest_pipeline.postdeploy.manifest import ImageCase, ManifestError, load_manifest
 
 from .helpers import IMAGES, decode, upload
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_pipeline.checks.hostile import (
+from pytest_pipeline.postdeploy.hostile import (
     UPLOAD_PATHS,
     ImageCase,
     RawClient,

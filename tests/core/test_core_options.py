@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from pytest_pipeline.options import SETTINGS
+from pytest_pipeline.settings import SETTINGS
 
 
 def _with_table(pytester: pytest.Pytester, table: str) -> None:

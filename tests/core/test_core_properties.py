@@ -24,8 +24,8 @@ from pytest_pipeline.models import (
     TestOutcome,
     TestResult,
 )
-from pytest_pipeline.options import PipelineOptions
 from pytest_pipeline.retry import Backoff, RetryError, retry, wait_until
+from pytest_pipeline.settings import PipelineOptions
 from pytest_pipeline.stages import Stage, stage_may_be_selected
 
 ENVS = ("dev", "staging", "prod")

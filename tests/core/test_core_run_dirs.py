@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from pytest_pipeline.session import KEEP_RUNS, PRUNE_AFTER_S, RUNS_DIR, _make_run_dir
+from pytest_pipeline.plugin.run import KEEP_RUNS, PRUNE_AFTER_S, RUNS_DIR, _make_run_dir
 
 
 def test_only_old_folders_beyond_the_kept_number_are_pruned(tmp_path: Path) -> None:

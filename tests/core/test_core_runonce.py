@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline import runonce
+from pytest_pipeline.runtime import runonce
 
 RESOURCES = """
 import json, os, time
@@ -55,7 +55,7 @@ def test_created_once_across_processes(tmp_path: Path, resources: Path) -> None:
         import json, sys
         sys.path.insert(0, {str(tmp_path)!r})
         from pathlib import Path
-        from pytest_pipeline.runonce import once_per_run
+        from pytest_pipeline.runtime.runonce import once_per_run
         import runonce_resources as r
         state = once_per_run(Path({str(run_dir)!r}), "server", r.create_slow,
                              "runonce_resources:destroy")
@@ -144,7 +144,7 @@ def test_teardown_failures_are_returned(tmp_path: Path, resources: Path) -> None
 
 PIPELINE_CONFTEST = """
 import pytest
-from pytest_pipeline.session import get_run
+from pytest_pipeline.plugin.run import get_run
 
 @pytest.fixture(scope="session")
 def stack(pytestconfig):

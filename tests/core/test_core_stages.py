@@ -195,7 +195,7 @@ def test_results_are_recorded_with_their_stage(project: pytest.Pytester) -> None
     project.makeconftest(
         """
         import json
-        from pytest_pipeline.session import get_run
+        from pytest_pipeline.plugin.run import get_run
 
         def pytest_sessionfinish(session):
             run = get_run(session.config)
@@ -215,7 +215,7 @@ def test_results_are_recorded_with_their_stage(project: pytest.Pytester) -> None
 XDIST_CONFTEST = """
 import json
 import pytest
-from pytest_pipeline.session import get_run
+from pytest_pipeline.plugin.run import get_run
 
 
 def destroy(state):
@@ -283,12 +283,12 @@ def test_gate_and_order_hold_under_xdist(project: pytest.Pytester) -> None:
 
 
 LOADED_ONLY_WHEN_USED = (
-    "pytest_pipeline.scanning",  # security scans: a test asks for one, or a waiver file
-    "pytest_pipeline.checks.scans",
-    "pytest_pipeline.service",  # the service under test: a postdeploy fixture
-    "pytest_pipeline.rollback",  # the rollback policy: a test failed
+    "pytest_pipeline.plugin.scancases",  # security scans: a test asks for one, or a waiver file
+    "pytest_pipeline.predeploy.scanners",
+    "pytest_pipeline.postdeploy.service",  # the service under test: a postdeploy fixture
+    "pytest_pipeline.deploy.rollback",  # the rollback policy: a test failed
     "pytest_pipeline.reporting.recorder",  # pipeline_record
-    "pytest_pipeline.checks.thresholds",  # a threshold setting was given
+    "pytest_pipeline.postdeploy.thresholds",  # a threshold setting was given
     "boto3",
     "requests",
     "numpy",
@@ -315,5 +315,5 @@ def test_a_run_that_uses_no_area_loads_none_of_them(project: pytest.Pytester) ->
     result = project.runpytest_subprocess("-p", "no:schemathesis")
     result.assert_outcomes(passed=7)
     loaded = set(json.loads((project.path / "loaded.json").read_text()))
-    assert "pytest_pipeline.session" in loaded  # the plugin did run
+    assert "pytest_pipeline.plugin.run" in loaded  # the plugin did run
     assert sorted(loaded & set(LOADED_ONLY_WHEN_USED)) == []

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_pipeline import cli
 from pytest_pipeline.config import ConfigError, PipelineConfig
-from pytest_pipeline.options import SETTINGS, PipelineOptions, Setting, SettingError, setting
+from pytest_pipeline.settings import SETTINGS, PipelineOptions, Setting, SettingError, setting
 from pytest_pipeline.stages import (
     Gate,
     Stage,
@@ -265,7 +265,7 @@ def test_worker_gate_waits_for_earlier_stages_then_gates(tmp_path: Path) -> None
     import json
     from types import SimpleNamespace
 
-    from pytest_pipeline.distributed import RESULTS, GateTimeoutError, WorkerGate
+    from pytest_pipeline.plugin.xdist import RESULTS, GateTimeoutError, WorkerGate
 
     run: object = SimpleNamespace(run_dir=tmp_path, options=SimpleNamespace(gate_timeout=0.3))
     gate = WorkerGate(run)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline import envlock
+from pytest_pipeline.runtime import envlock
 
 
 def _dead_pid() -> int:
@@ -41,12 +41,12 @@ def test_a_killed_runs_lock_is_taken_over_and_said(tmp_path: Path) -> None:
 
 CONFTEST = """
 import pytest
-from pytest_pipeline.session import get_run
+from pytest_pipeline.plugin.run import get_run
 
 
 @pytest.fixture(scope="session")
 def stack(pytestconfig):
-    from pytest_pipeline.envlock import EnvironmentBusy
+    from pytest_pipeline.runtime.envlock import EnvironmentBusy
 
     try:
         get_run(pytestconfig).hold_environment()

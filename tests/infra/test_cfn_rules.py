@@ -1,4 +1,4 @@
-"""The pipeline's cfn-lint rules (pytest_pipeline/checks/cfnrules): a secure Elastic Beanstalk
+"""The pipeline's cfn-lint rules (pytest_pipeline/predeploy/cfnrules): a secure Elastic Beanstalk
 stack gets no finding; each flaw injected alone gets exactly its own rule, naming the
 resource, the line and the fix; the cfn-lint command line reports what the pipeline does."""
 
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from pytest_pipeline.checks.findings import Finding
-from pytest_pipeline.checks.templates import (
+from pytest_pipeline.findings import Finding
+from pytest_pipeline.predeploy.templates import (
     COMMAND,
     RULES_SCANNER,
     rule_catalogue,
@@ -422,7 +422,7 @@ def _pipeline(findings: list[Finding]) -> list[tuple[str, int, str]]:
 def test_the_command_line_reports_what_the_pipeline_reports(
     secure: Template, tmp_path: Path
 ) -> None:
-    """The README's `cfn-lint --append-rules pytest_pipeline/checks/cfnrules` on a template
+    """The README's `cfn-lint --append-rules pytest_pipeline/predeploy/cfnrules` on a template
     with several flaws (and a cfn-lint error) gives exactly the pipeline's findings."""
     flawed = _flawed(
         secure,

@@ -12,8 +12,8 @@ import pytest
 
 from pytest_pipeline.aws import cfn
 from pytest_pipeline.aws.stacks import load_parameters
-from pytest_pipeline.checks.findings import Severity
-from pytest_pipeline.checks.templates import (
+from pytest_pipeline.findings import Severity
+from pytest_pipeline.predeploy.templates import (
     lint_template,
     run_templates,
     scan_template,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_pipeline.aws.stacks import load_parameters
-from pytest_pipeline.service import LocalApp, LocalAppRunner
+from pytest_pipeline.postdeploy.service import LocalApp, LocalAppRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTY = Path(__file__).with_name("faulty_service.py")

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_pipeline.checks import contract
-from pytest_pipeline.checks.contract import Response
+from pytest_pipeline.postdeploy import contract
+from pytest_pipeline.postdeploy.contract import Response
 
 JSON = {"Content-Type": "application/json"}
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_pipeline.checks import contract
-from pytest_pipeline.checks.contract import Response
+from pytest_pipeline.postdeploy import contract
+from pytest_pipeline.postdeploy.contract import Response
 
 
 def test_https_redirect() -> None:

@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
-from pytest_pipeline.checks.fuzz import FuzzOperation, fuzz_operation, operations
+from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation, operations
 
 CONTRACT = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
 

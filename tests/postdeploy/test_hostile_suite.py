@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.service import LocalApp
+from pytest_pipeline.postdeploy.service import LocalApp
 
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "postdeploy" / "test_hostile_input.py"
 ARGS = ("-p", "no:cacheprovider", "-p", "no:randomly", "-rf")

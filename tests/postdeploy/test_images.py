@@ -11,7 +11,12 @@ import pytest
 from faulty_service import PHOTO_EDITS
 from PIL import Image
 
-from pytest_pipeline.checks.images import PHOTO_RULES, judge_photo, verify_background, verify_photo
+from pytest_pipeline.postdeploy.images import (
+    PHOTO_RULES,
+    judge_photo,
+    verify_background,
+    verify_photo,
+)
 
 IMAGES = Path(__file__).resolve().parents[2] / "test_images"
 

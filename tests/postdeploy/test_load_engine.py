@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.load import (
+from pytest_pipeline.postdeploy.load import (
     Endpoint,
     LoadError,
     LoadPlan,

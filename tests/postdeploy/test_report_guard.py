@@ -18,7 +18,7 @@ import pytest
 from browser import DASHBOARD_FACTS, browser, not_blank
 from reportfile import Report, read_report
 
-from pytest_pipeline.service import LocalApp
+from pytest_pipeline.postdeploy.service import LocalApp
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "suites" / "postdeploy"

@@ -12,8 +12,8 @@ from catalog import CATALOG, Variant, verdict
 
 # The in-process runs below import these; loaded here first, pytester keeps them between
 # runs (numpy and OpenCV cannot be imported twice in one process).
-from pytest_pipeline.checks import fuzz, images  # noqa: F401
-from pytest_pipeline.service import LocalApp
+from pytest_pipeline.postdeploy import fuzz, images  # noqa: F401
+from pytest_pipeline.postdeploy.service import LocalApp
 
 ROOT = Path(__file__).resolve().parents[2]
 

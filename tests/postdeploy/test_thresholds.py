@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_pipeline.checks.thresholds import (
+from pytest_pipeline.postdeploy.thresholds import (
     ThresholdError,
     compute_stats,
     evaluate,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.code import CodeScanError, scan_code
-from pytest_pipeline.checks.findings import Severity
+from pytest_pipeline.findings import Severity
+from pytest_pipeline.predeploy.code import CodeScanError, scan_code
 
 
 def _app(tmp_path: Path, body: str) -> Path:

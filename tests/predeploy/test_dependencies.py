@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from pytest_pipeline.checks import dependencies as deps
+from pytest_pipeline.predeploy import dependencies as deps
 
 PY311 = Version("3.11")
 ENV = deps.target_environment(PY311)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from pytest_pipeline.checks import dependencies as deps
-from pytest_pipeline.checks import resolve
+from pytest_pipeline.predeploy import dependencies as deps
+from pytest_pipeline.predeploy import resolve
 
 PY311 = Version("3.11")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
-from pytest_pipeline.checks.findings import Finding, Severity
+from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.reporting.sarif import FINGERPRINT_KEY, ScannerRun, build_sarif, write_sarif
 
 # The parts of the SARIF 2.1.0 schema (sarif-schema-2.1.0.json) that this writer uses, with

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.findings import Finding, Severity
-from pytest_pipeline.checks.scans import SCANNERS, ScanContext, run_scan
-from pytest_pipeline.checks.waivers import WaiverSet, parse_waivers
-from pytest_pipeline.scanning import SecurityCase, SecurityScans, cases_for, check_case
+from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.plugin.scancases import SecurityCase, SecurityScans, cases_for, check_case
+from pytest_pipeline.predeploy.scanners import SCANNERS, ScanContext, run_scan
+from pytest_pipeline.predeploy.waivers import WaiverSet, parse_waivers
 
 from .conftest import REPO
 
@@ -133,8 +133,8 @@ def test_deferred_case_scans_when_it_runs(tmp_path: Path) -> None:
 
 
 def test_waiver_checks_expired_fails_unused_warns(tmp_path: Path) -> None:
-    from pytest_pipeline.checks.scans import ScanOutcome
-    from pytest_pipeline.scanning import UnusedWaiverWarning, WaiverCheck
+    from pytest_pipeline.plugin.scancases import UnusedWaiverWarning, WaiverCheck
+    from pytest_pipeline.predeploy.scanners import ScanOutcome
 
     entry = {"rule": "B602", "scope": "app/*", "owner": "o", "reason": "r"}
     waivers = parse_waivers(

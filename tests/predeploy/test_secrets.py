@@ -10,11 +10,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_pipeline.checks import secrets
-from pytest_pipeline.checks.scans import ScanOutcome, sarif_runs
-from pytest_pipeline.checks.waivers import WaiverSet
+from pytest_pipeline.plugin.scancases import SecurityCase
+from pytest_pipeline.predeploy import secrets
+from pytest_pipeline.predeploy.scanners import ScanOutcome, sarif_runs
+from pytest_pipeline.predeploy.waivers import WaiverSet
 from pytest_pipeline.reporting.sarif import build_sarif
-from pytest_pipeline.scanning import SecurityCase
 
 from .conftest import aws_key, git_init
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pytest_pipeline.checks import vulns
-from pytest_pipeline.checks.findings import Severity
+from pytest_pipeline.findings import Severity
+from pytest_pipeline.predeploy import vulns
 
 
 def test_ecosystem_ranges_introduced_fixed_last_affected() -> None:

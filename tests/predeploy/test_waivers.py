@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pipeline.checks.findings import Finding, Severity
-from pytest_pipeline.checks.waivers import WaiverError, load_waivers, parse_waivers
+from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.waivers import WaiverError, load_waivers, parse_waivers
 
 TODAY = dt.date(2026, 11, 26)
 FINDING = Finding("bandit", "B602", Severity.HIGH, "shell=True", "use a list", "app/x.py", 5)

@@ -12,8 +12,8 @@ import pytest
 
 from pytest_pipeline.aws import monitoring
 from pytest_pipeline.aws.clients import AwsContext, MotoServer, resolve_context
-from pytest_pipeline.integrations import notify_failure, publish_run_metrics
 from pytest_pipeline.models import InfrastructureState, StackStatus, TestOutcome, TestResult
+from pytest_pipeline.plugin.reporting import notify_failure, publish_run_metrics
 from pytest_pipeline.reporting.summary import build_summary
 
 

@@ -82,7 +82,7 @@ import time
 import pytest
 import requests
 
-from pytest_pipeline.checks.thresholds import parse_threshold
+from pytest_pipeline.postdeploy.thresholds import parse_threshold
 
 
 @pytest.mark.deploy

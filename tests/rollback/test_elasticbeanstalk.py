@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from ebstub import EbScript, EbShapes
 
-from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestOutcome, TestResult
-from pytest_pipeline.rollback import (
+from pytest_pipeline.deploy.rollback import (
     Action,
     OutcomeStatus,
     RollbackSettings,
@@ -21,6 +20,7 @@ from pytest_pipeline.rollback import (
     execute,
     record_outcome,
 )
+from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestOutcome, TestResult
 
 APP, ENV, CNAME = "passport-photo", "passport-prod", "passport-prod.us-east-1.elasticbeanstalk.com"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

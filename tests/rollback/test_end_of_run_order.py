@@ -21,7 +21,7 @@ def destroy(state):
 
 CONFTEST = """
 import order_helpers
-from pytest_pipeline.session import PHASE_NOTIFY, PHASE_ROLLBACK, get_run
+from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, get_run
 
 
 def pytest_configure(config):
@@ -54,7 +54,7 @@ def test_the_plugin_registers_rollback_first_and_its_notification_after_the_repo
 ) -> None:
     pytester.makeconftest(
         """
-from pytest_pipeline.session import PHASE_NOTIFY, PHASE_ROLLBACK, PHASE_REPORT, get_run
+from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, PHASE_REPORT, get_run
 
 
 def pytest_configure(config):

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestOutcome, TestResult
-from pytest_pipeline.rollback import (
+from pytest_pipeline.deploy.rollback import (
     Action,
     OutcomeStatus,
     RollbackSettings,
@@ -18,6 +17,7 @@ from pytest_pipeline.rollback import (
     previous_label,
     record_outcome,
 )
+from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, TestOutcome, TestResult
 
 from .fakes import FakeTarget
 

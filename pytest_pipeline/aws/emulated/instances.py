@@ -37,7 +37,7 @@ from pytest_pipeline.aws.emulated.venvs import Venv, VenvError, ensure_venv
 from pytest_pipeline.deploy.launcher import AppProcess, AppProcessError
 from pytest_pipeline.deploy.proxy import ProxyError, ProxyHandle, start_proxy
 from pytest_pipeline.models import utcnow
-from pytest_pipeline.orphans import MARKER
+from pytest_pipeline.runtime.orphans import MARKER
 
 SIDE_BY_SIDE = ("Rolling", "RollingWithAdditionalBatch", "Immutable")
 POLICIES = ("AllAtOnce", *SIDE_BY_SIDE)
@@ -47,7 +47,7 @@ HEALTH_SLICE = 1.0
 # What an instance sees besides its option settings (a fresh EC2 instance's basics).
 BASE_VARIABLES = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", MARKER)
 """What an instance inherits; the run's marker lets the next run stop what a killed run's
-instances left running (``pytest_pipeline.orphans``)."""
+instances left running (``pytest_pipeline.runtime.orphans``)."""
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 Say = Callable[[str, str], None]

@@ -1,0 +1,1 @@
+"""The pytest side of pytest-pipeline: the only package that imports pytest."""

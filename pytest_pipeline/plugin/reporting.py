@@ -1,0 +1,528 @@
+"""Reporting hooks: the execution log, end-of-run outputs, and the pytest-html integration.
+
+:func:`configure` (called from ``plugin.pytest_configure``) registers
+:class:`ReportingPlugin` always and :class:`HtmlIntegration` only when pytest-html is
+installed. The owning process (single process or xdist controller) writes the end-of-run
+outputs from a run finalizer, i.e. after every worker finished and before once-per-run
+resources are torn down (so SNS still answers): ``deployment.json``, the GitHub step summary,
+job outputs and annotations, and the failure notification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
+from pytest_pipeline.plugin.run import PipelineRun
+from pytest_pipeline.reporting import github, logs, record
+from pytest_pipeline.reporting.redact import default_redactor, redact, register_secrets
+from pytest_pipeline.reporting.summary import (
+    RunSummary,
+    build_summary,
+    summary_markdown,
+    summary_text,
+)
+from pytest_pipeline.runtime.vcs import git_commit
+from pytest_pipeline.stages import Stage
+
+if TYPE_CHECKING:
+    from pytest_pipeline.reporting.ledger import LedgerStep
+    from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
+
+# The recorder and its renderers load when a test asks for pipeline_record.
+RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
+"""``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
+DASHBOARD_ATTR = "pipeline_dashboard"
+"""The report attribute that carries a test's dashboard entries from a worker."""
+
+log = logging.getLogger("pytest_pipeline.report")
+NO_LOG = "No log output captured."
+"""What pytest-html writes in the log block of a test that printed and logged nothing."""
+
+
+def configure(config: pytest.Config, run: PipelineRun) -> None:
+    """Register the reporting plugin objects for this run (not for ``--help`` or
+    ``--collect-only``: nothing runs, so no log or record is written)."""
+    if config.option.help or config.option.collectonly:
+        return
+    register_setting_secrets(run.options.get("webhook-url"))
+    if run.owns_run:
+        check_reports_dir(run)
+    plugin = ReportingPlugin(config, run)
+    config.pluginmanager.register(plugin, "pipeline-reporting")
+    run.report_handlers.append(plugin.on_report)
+    run.stage_handlers.append(plugin.stage_started)
+    if config.pluginmanager.hasplugin("html"):
+        plugin.html_extras = True
+        config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+
+
+def check_reports_dir(run: PipelineRun) -> None:
+    """The reports folder exists (or can be made) and takes files, before any test runs:
+    else one line naming the setting, where it came from and what to do (exit 4)."""
+    path = reports_dir(run)
+    problem = ""
+    if path.exists() and not path.is_dir():
+        problem = "is a file, not a folder"
+    else:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".pipeline-write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            problem = f"cannot take the run's reports ({error.strerror or error})"
+    if problem:
+        raise pytest.UsageError(
+            f"pipeline setting 'reports-dir' (from {run.options.source('reports-dir')}): "
+            f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
+            "PIPELINE_REPORTS_DIR"
+        )
+
+
+def reports_dir(run: PipelineRun) -> Path:
+    """The run's reports folder, absolute."""
+    path = Path(str(run.options.get("reports-dir")))
+    return path if path.is_absolute() else run.options.rootdir / path
+
+
+def register_setting_secrets(webhook_url: str | None) -> None:
+    """A webhook URL is its own credential (Slack, Discord and Teams put the token in the
+    path): the whole URL and its last path segment are redacted wherever the run writes."""
+    if not webhook_url:
+        return
+    register_secrets([webhook_url])
+    last = webhook_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if len(last) >= 8 and "." not in last:  # a token, not a host name or a file
+        register_secrets([last])
+
+
+def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[DashboardEntry]:
+    """Attach what ``pipeline_record`` collected to ``report.extras`` (xdist carries it) and
+    return the test's new dashboard entries (gallery cards, histograms)."""
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is None:
+        return []
+    from pytest_html import extras
+
+    blocks = recorder.take_html()
+    if blocks:
+        current = list(getattr(report, "extras", []))
+        report.extras = current + [extras.html(block) for block in blocks]  # type: ignore[attr-defined]
+    return recorder.take_dashboard()
+
+
+_EXIT_PROBLEMS: dict[int, str] = {
+    pytest.ExitCode.INTERNAL_ERROR: "pytest ended with an internal error (exit status 3): "
+    "the traceback above says where",
+    pytest.ExitCode.USAGE_ERROR: "pytest was used wrongly (exit status 4): the error above "
+    "says which option",
+    pytest.ExitCode.NO_TESTS_COLLECTED: "no test ran (exit status 5): check the selection "
+    "(-m, -k, paths) and, under xdist, whether the workers crashed",
+}
+
+
+def exit_problems(exitstatus: int | None) -> tuple[str, ...]:
+    """What pytest's own exit status says went wrong with the run (none for 0, 1 and 2:
+    failed tests and interruptions have their own verdicts)."""
+    problem = _EXIT_PROBLEMS.get(int(exitstatus)) if exitstatus is not None else None
+    return (problem,) if problem else ()
+
+
+def record_of(
+    results: list[Any],
+    deployment: DeploymentMetadata | None,
+    summary: RunSummary,
+    infra: InfrastructureState | None,
+) -> DeploymentMetadata:
+    """The run's ``deployment.json`` record (without its ledger)."""
+    return record.build_record(
+        results,
+        deployment=deployment,
+        environment=summary.environment,
+        url=summary.url,
+        commit=summary.commit,
+        stack_name=summary.stack,
+        aws_backend=infra.backend if infra else None,
+    )
+
+
+def redact_report(report: pytest.TestReport) -> None:
+    """Mask secrets in a report's error text and captured sections (terminal, JUnit, HTML)."""
+    if report.longrepr is not None:
+        text = report.longreprtext
+        masked = redact(text)
+        if masked != text:  # keep the structured longrepr (file, line) unless it leaks
+            report.longrepr = masked
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+def _context_for(infra: InfrastructureState) -> Any:
+    from pytest_pipeline.aws.clients import resolve_context
+
+    backend = "endpoint" if infra.endpoint_url else "aws"
+    return resolve_context(
+        backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
+    )
+
+
+def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: InfrastructureState) -> int:
+    """Publish the whole run's metrics (every stage, pass/fail, p95) at the end of the run,
+    also when a failure halted the monitoring stage. Returns how many; 0 when it failed."""
+    from pytest_pipeline.aws import monitoring
+    from pytest_pipeline.reporting.metrics import run_metrics
+
+    try:
+        data = run_metrics(summary, run.results)
+        return monitoring.publish_metrics(_context_for(infra).client("cloudwatch"), data)
+    except Exception as error:  # reporting must not break the end of the run
+        log.warning(
+            "run metrics not published to CloudWatch: %s", error, extra={"status": "failed"}
+        )
+        return 0
+
+
+def notify_failure(
+    run: PipelineRun, summary: RunSummary, infra: InfrastructureState | None
+) -> list[Any]:
+    """Tell the configured channels that the pipeline failed, with the summary.
+
+    SNS needs the stack's ``NotificationTopicArn`` (a run that failed before provisioning
+    has none, and says so in the log); the client is built for the backend the stack is on.
+    """
+    from pytest_pipeline.aws import monitoring
+
+    channels = list(run.options.get("notification-channels") or ())
+    sns_client, topic = None, None
+    if "sns" in channels and infra is not None:
+        topic = infra.outputs.get("NotificationTopicArn")
+        try:
+            sns_client = _context_for(infra).client("sns")
+        except Exception as error:  # the notification must not break the end of the run
+            log.warning("no SNS client for notifications: %s", error)
+    subject = f"pipeline {summary.environment} failed" + (
+        f" at {summary.halted_stage}" if summary.halted_stage else ""
+    )
+    return monitoring.notify(
+        channels,
+        subject,
+        summary_text(summary) + "\n\n" + summary_markdown(summary),
+        sns_client=sns_client,
+        topic_arn=topic,
+        webhook_url=run.options.get("webhook-url"),
+        payload={
+            "status": summary.outcome,
+            "environment": summary.environment,
+            "run_id": summary.run_id,
+            "halted_stage": summary.halted_stage,
+            "stages": {s.name: s.outcome for s in summary.stages},
+        },
+    )
+
+
+class _LiveHandler(logging.Handler):
+    """Shows pipeline log lines on the terminal while tests run (``-v`` without log_cli)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(logging.INFO)
+        self.pluginmanager = config.pluginmanager
+        self.setFormatter(logs.UtcFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Looked up at each record: the terminal reporter registers after the pipeline.
+        reporter: Any = self.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        capman: Any = self.pluginmanager.get_plugin("capturemanager")
+        try:
+            line = self.format(record)
+            quiet = (
+                capman.global_and_fixture_disabled()
+                if capman is not None
+                else contextlib.nullcontext()
+            )
+            with quiet:
+                reporter.ensure_newline()
+                reporter.write_line(line)
+        except Exception:
+            self.handleError(record)
+
+
+class ReportingPlugin:
+    """Execution log and end-of-run outputs of one process of the run."""
+
+    def __init__(self, config: pytest.Config, run: PipelineRun) -> None:
+        self.config = config
+        self.run = run
+        self.reports_dir = reports_dir(run)
+        self.annotations: list[github.Annotation] = []
+        self.written: list[str] = []
+        self.record_path: Path | None = None
+        self._secrets_mark = 0
+        self.html_extras = False  # pytest-html present: pipeline_record extras go on reports
+        self.final_summary: RunSummary | None = None
+        """The summary written at the end of the run (the terminal summary shows it)."""
+        self.dashboard_entries: list[tuple[str, DashboardEntry]] = []
+        """``(nodeid, entry)`` the tests recorded for the dashboard (owning process)."""
+        self.pictures: dict[str, str] = {}
+        """The report's picture store, ``key -> data: URI`` (owning process); a worker keeps
+        the keys it already sent, so each distinct picture crosses once."""
+        worker = run.worker_id if run.role == "worker" else None
+        log_path = self.reports_dir / logs.LOG_NAME
+        if run.owns_run:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("", encoding="utf-8")  # one log per run; workers append later
+        self.file_handler = logs.open_log_file(log_path, worker)
+        self.live_handler: logging.Handler | None = None
+        log_cli = bool(config.getini("log_cli")) or config.getoption("log_cli_level", None)
+        if run.owns_run and config.option.verbose > 0 and not log_cli:
+            self.live_handler = _LiveHandler(config)
+            logs.pipeline_logger().addHandler(self.live_handler)
+        if run.owns_run:
+            run.add_finalizer(self.finish)
+            log.info("run %s started (%s)", run.run_id, run.role, extra={"status": "started"})
+
+    # -- what is known about the run ------------------------------------------------------------
+
+    def _recorded(self, kind: str, model: Any) -> Any:
+        data = self.run.recorded(kind)
+        if data is None:
+            return None
+        try:
+            return model.from_dict(data)
+        except (ModelError, KeyError, TypeError, ValueError) as error:
+            log.warning("ignoring the run's %s record: %s", kind, error)
+            return None
+
+    def deployment(self) -> DeploymentMetadata | None:
+        """The run's deployment record (written by the deploy stage), if any."""
+        value: DeploymentMetadata | None = self._recorded("deployment", DeploymentMetadata)
+        return value
+
+    def ledger(self, record: DeploymentMetadata | None = None) -> list[LedgerStep]:
+        """The deployment ledger of the run (of ``record`` when given)."""
+        from pytest_pipeline.reporting.ledger import build_ledger
+
+        infra = self.infrastructure()
+        if record is None:
+            summary = self.final_summary or self.summary()
+            record = record_of(self.run.results, self.deployment(), summary, infra)
+        return build_ledger(record, infra)
+
+    def infrastructure(self) -> InfrastructureState | None:
+        """The run's stack record (written by the infra stage), if any."""
+        value: InfrastructureState | None = self._recorded("infrastructure", InfrastructureState)
+        return value
+
+    def summary(self) -> RunSummary:
+        """The summary of the run so far (complete at the end of the run)."""
+        options = self.run.options
+        deployment, infra = self.deployment(), self.infrastructure()
+        backend = infra.backend if infra else f"{options.get('aws-backend')} (not used)"
+        if infra and infra.endpoint_url:
+            backend += f" at {infra.endpoint_url}"
+        halted = self.run.halted_stage
+        durations = {s.stage.value: s.duration for s in self.run.stage_summary()}
+        return build_summary(
+            self.run.results,
+            environment=str(options.get("env")),
+            commit=(deployment.commit if deployment else None) or git_commit(options.rootdir),
+            aws_backend=backend,
+            stack=infra.stack_name if infra else str(options.get("stack-name")),
+            version_label=deployment.version_label if deployment else None,
+            url=(deployment.url if deployment else None) or options.get("target-url"),
+            halted_stage=halted.value if halted else None,
+            run_id=self.run.run_id,
+            durations=durations,
+            interrupted_in=self.run.interrupted_in,
+            problems=exit_problems(self.run.exitstatus),
+        )
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def stage_started(self, previous: Stage | None, stage: Stage) -> None:
+        """Log when this process starts the tests of a new stage (a run stage handler)."""
+        if previous is not None:
+            log.info("stage %s: last test done", previous.value, extra={"status": "done"})
+        log.info("stage %s started", stage.value, extra={"status": "started"})
+
+    def on_report(self, report: pytest.TestReport, item: pytest.Item | None) -> None:
+        """A run report handler: mask secrets in the report and attach ``pipeline_record``
+        extras (where the test ran); hand newly registered secrets over with a worker's
+        report and take them off it in the controller; keep every failure as a log line and
+        a GitHub annotation (owning process)."""
+        if report.longrepr is not None or report.sections:
+            redact_report(report)
+        entries: list[DashboardEntry] = []
+        if self.html_extras and item is not None:
+            # whichever way the test asked for a recorder (argument, getfixturevalue, a
+            # fixture that wraps it), the recorder sits in the item's stash
+            entries = self._new(attach_extras(item, report))
+        role = self.run.role
+        if role == "worker":
+            new, self._secrets_mark = default_redactor().registered_since(self._secrets_mark)
+            if new:
+                report.pipeline_secrets = new  # type: ignore[attr-defined]
+            if entries:
+                setattr(report, DASHBOARD_ATTR, entries)
+            return
+        if role == "controller":
+            secrets = report.__dict__.pop("pipeline_secrets", None)
+            if secrets:
+                register_secrets(str(value) for value in secrets)
+            entries = self._new(report.__dict__.pop(DASHBOARD_ATTR, None) or [])
+        self.dashboard_entries.extend(
+            (report.nodeid, entry) for entry in entries if entry.get("kind") != "picture"
+        )
+        if report.outcome == "failed":
+            self._annotate(report)
+
+    def _new(self, entries: list[DashboardEntry]) -> list[DashboardEntry]:
+        """``entries`` less the pictures this process already has in its store."""
+        fresh = []
+        for entry in entries:
+            if entry.get("kind") == "picture":
+                if entry["key"] in self.pictures:
+                    continue
+                self.pictures[entry["key"]] = entry["uri"]
+            fresh.append(entry)
+        return fresh
+
+    def _annotate(self, report: pytest.TestReport) -> None:
+        crash: Any = getattr(report.longrepr, "reprcrash", None)
+        path = str(getattr(crash, "path", "") or report.location[0])
+        with contextlib.suppress(ValueError):
+            path = os.path.relpath(path, self.run.options.rootdir) if os.path.isabs(path) else path
+        line = getattr(crash, "lineno", None)
+        message = str(getattr(crash, "message", "") or report.longreprtext[-2000:])
+        title = f"{report.nodeid} ({report.when})"
+        self.annotations.append(github.Annotation(message, path, line, title))
+        log.error("%s failed: %s", title, message.splitlines()[0] if message else "")
+
+    def finish(self) -> None:
+        """End of run (owning process): record, GitHub outputs, notification, log lines."""
+        summary = self.final_summary = self.summary()
+        for stage in summary.stages:
+            log.info(
+                "stage %s %s in %.2fs",
+                stage.name,
+                stage.outcome,
+                stage.duration,
+                extra={"status": stage.outcome},
+            )
+        infra = self.infrastructure()
+        rec = record_of(self.run.results, self.deployment(), summary, infra)
+        from pytest_pipeline.reporting.ledger import build_ledger
+
+        try:
+            self.record_path = record.write_record(
+                self.reports_dir,
+                rec,
+                build_ledger(rec, infra),
+                {
+                    "run_outcome": summary.outcome,
+                    "interrupted_in": summary.interrupted_in,
+                    "interrupted_by": self.run.interrupted_by,
+                },
+            )
+            self.written.append(f"deployment record: {self.record_path}")
+        except OSError as error:
+            # The record of a deploy is what later jobs and people rely on: losing it fails
+            # the run, whatever its tests said.
+            problem = (
+                f"the deployment record {self.reports_dir / record.RECORD_NAME} could not be "
+                f"written ({error.strerror or error}): free space or fix the folder "
+                "(--reports-dir), then run again"
+            )
+            log.error("%s", problem, extra={"status": "failed"})
+            self.run.end_problems.append(problem)
+            summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
+        exitstatus = self.run.exitstatus or 0
+        ready = summary.succeeded and exitstatus == 0
+        if github.in_github_actions():
+            self._github(summary, ready, rec)
+        if infra is not None and self.run.options.get("monitoring-enabled"):
+            publish_run_metrics(summary, self.run, infra)
+        if not ready:
+            notify_failure(self.run, summary, infra)
+        log.info(
+            "run %s finished: %s",
+            self.run.run_id,
+            summary.outcome,
+            extra={"status": summary.outcome},
+        )
+
+    def _github(self, summary: RunSummary, ready: bool, rec: DeploymentMetadata) -> None:
+        path = github.append_step_summary(summary_markdown(summary))
+        if path:
+            self.written.append(f"GitHub step summary: {path}")
+        outputs = {
+            "ready": "true" if ready else "false",
+            "url": rec.url or "",
+            "version": rec.version_label if rec.version_label != "not-deployed" else "",
+        }
+        if github.write_outputs(outputs):
+            self.written.append(
+                "GitHub outputs: " + ", ".join(f"{k}={v}" for k, v in outputs.items())
+            )
+        reporter: Any = self.config.pluginmanager.get_plugin("terminalreporter")
+        for annotation in self.annotations[:50]:  # GitHub shows at most 10 per step anyway
+            if reporter is not None:
+                reporter.write_line(annotation.command())
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Where the reports went, and the summary's header."""
+        if not self.run.owns_run:
+            return
+        terminalreporter.section("pipeline reports")
+        summary = self.final_summary or self.summary()
+        terminalreporter.line(redact(summary_text(summary).splitlines()[0]))
+        for line in self.written:
+            terminalreporter.line(redact(line))
+        terminalreporter.line(f"execution log: {self.reports_dir / logs.LOG_NAME}")
+
+    def pytest_unconfigure(self) -> None:
+        """Close the log handlers."""
+        logs.close_log_file(self.file_handler)
+        if self.live_handler is not None:
+            logs.pipeline_logger().removeHandler(self.live_handler)
+
+
+class HtmlIntegration:
+    """pytest-html hooks: the run summary on top, each test's pictures and figures."""
+
+    def __init__(self, reporting: ReportingPlugin) -> None:
+        self.reporting = reporting
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        """``Pipeline report: <env>``."""
+        report.title = f"Pipeline report: {self.reporting.run.options.get('env')}"
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
+        """The dashboard above pytest-html's own counts."""
+        from pytest_pipeline.reporting.dashboard import dashboard_html
+
+        reporting = self.reporting
+        prefix.append(
+            dashboard_html(
+                reporting.final_summary or reporting.summary(),
+                reporting.ledger(),
+                reporting.run.results,
+                reporting.dashboard_entries,
+                reporting.pictures,
+            )
+        )
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """No "No log output captured." block under every quiet test."""
+        if data == [NO_LOG]:
+            data.clear()

@@ -1,0 +1,414 @@
+"""pytest side of rollback: the end-of-run rollback, its report and alert.
+
+:func:`configure` (from ``plugin.pytest_configure``) registers :class:`RollbackPlugin` in
+every process. In the owning process (single or xdist controller) it adds two run
+finalizers, so the end of the run goes in this order:
+
+1. ``PHASE_ROLLBACK`` - :meth:`RollbackPlugin.roll_back`: the policy
+   (:func:`pytest_pipeline.deploy.rollback.decide`) over every test's result, and when it says so
+   the rollback through a deploy target rebuilt from the run's records, verified; the run's
+   ``deployment`` record then says ``rolled_back`` / ``rollback_failed`` and why;
+2. ``PHASE_REPORT`` - the reporting finalizer writes ``reports/deployment.json`` from that
+   record (and pytest-html renders the summary after it);
+3. ``PHASE_NOTIFY`` - :meth:`RollbackPlugin.notify`: the alert or rollback notification;
+4. once-per-run teardown (``teardown_all``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
+from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, PipelineRun
+from pytest_pipeline.reporting.redact import redact
+
+if TYPE_CHECKING:
+    from pytest_pipeline.deploy import rollback
+
+# The policy module (pytest_pipeline.deploy.rollback) loads only in runs where a test failed: each
+# function that needs it imports it.
+
+log = logging.getLogger("pytest_pipeline.deploy.rollback")
+
+PLUGIN_NAME = "pipeline-rollback"
+RECORD_KIND = "rollback"
+# What a restarted local version needs from the environment of the serving one.
+_APP_ENV_PREFIXES = ("AWS_",)
+
+
+def configure(config: pytest.Config, run: PipelineRun) -> RollbackPlugin:
+    """Register the rollback plugin objects for this run."""
+    plugin = RollbackPlugin(run)
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(RollbackHtml(plugin), PLUGIN_NAME + "-html")
+    return plugin
+
+
+def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
+    """The policy's settings from the run's resolved settings."""
+    from pytest_pipeline.deploy import rollback
+
+    options = run.options
+    return rollback.RollbackSettings(
+        environment=str(options.get("env")),
+        enabled=bool(run.config.rollback_enabled),
+        on_failure=bool(options.get("rollback-on-failure")),
+        rollback_on=tuple(options.get("rollback-on") or ()),
+        alert_only=tuple(options.get("alert-only") or ()),
+    )
+
+
+class RollbackPlugin:
+    """The end-of-run decision and rollback (owning process), over every test's result and
+    markers (``PipelineRun.markers``, carried on the failed reports)."""
+
+    def __init__(self, run: PipelineRun) -> None:
+        self.run = run
+        self.decision: rollback.Decision | None = None
+        self.outcome: rollback.Outcome | None = None
+        self.notified: list[str] = []
+        if run.owns_run:
+            run.add_finalizer(self.roll_back, phase=PHASE_ROLLBACK)
+            run.add_finalizer(self.notify, phase=PHASE_NOTIFY)
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A rollback, or a rollback that failed, never leaves the session green."""
+        outcome = self.outcome
+        if outcome is None:
+            return
+        from pytest_pipeline.deploy import rollback
+
+        if outcome.status is not rollback.OutcomeStatus.REFUSED and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """The decision and, after a rollback, what it did (section ``pipeline rollback``)."""
+        lines = self.summary_lines()
+        if not lines:
+            return
+        terminalreporter.section("pipeline rollback")
+        bad = self.outcome is not None and not self.outcome.ok
+        for line in lines:
+            terminalreporter.line(redact(line), red=bad, yellow=not bad)
+
+    # -- the end of the run ---------------------------------------------------------------------
+
+    def _deployment(self) -> DeploymentMetadata | None:
+        data = self.run.recorded("deployment")
+        if data is None:
+            return None
+        try:
+            return DeploymentMetadata.from_dict(data)
+        except (ModelError, KeyError, TypeError, ValueError) as error:
+            log.warning("ignoring the run's deployment record: %s", error)
+            return None
+
+    def _infrastructure(self) -> InfrastructureState | None:
+        data = self.run.recorded("infrastructure")
+        try:
+            return None if data is None else InfrastructureState.from_dict(data)
+        except (ModelError, KeyError, TypeError, ValueError):
+            return None
+
+    def roll_back(self) -> None:
+        """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
+        if not any(result.outcome.is_failure for result in self.run.results):
+            return  # the policy acts on failed tests only: nothing to decide
+        from pytest_pipeline.deploy import rollback
+
+        deployment = self._deployment()
+        settings = settings_of(self.run)
+        decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
+        self.decision = decision
+        if decision.action is rollback.Action.NONE:
+            return
+        log.warning("%s", decision.summary(), extra={"status": decision.action.value})
+        if decision.action is rollback.Action.ALERT:
+            self.run.record(RECORD_KIND, {"decision": decision.to_dict()})
+            return
+        try:
+            target = self.target()
+        except Exception as error:
+            outcome = rollback.Outcome(
+                rollback.OutcomeStatus.ROLLBACK_FAILED,
+                settings.environment,
+                self.run.options.deploy_target,
+                f"could not reach the {self.run.options.deploy_target} deploy target to roll "
+                f"back: {type(error).__name__}: {error}",
+                from_version=decision.from_version,
+                to_version=decision.to_version,
+                remediation="roll back by hand to the previous version (see the events of the "
+                "environment), then fix what prevented the pipeline from reaching it",
+            )
+        else:
+            try:
+                outcome = self._other_environment(target, decision) or rollback.execute(
+                    decision,
+                    target,
+                    environment=settings.environment,
+                    verify_timeout=float(self.run.options.get("health-timeout")),
+                )
+            finally:
+                target.close()
+        self.outcome = outcome
+        level = logging.INFO if outcome.ok else logging.ERROR
+        for line in outcome.lines():
+            log.log(level, "%s", line, extra={"status": outcome.status.value})
+        if deployment is not None or outcome.status is not rollback.OutcomeStatus.REFUSED:
+            record = rollback.record_outcome(deployment, decision, outcome)
+            self.run.record("deployment", record.to_dict())
+        self.run.record(RECORD_KIND, {"decision": decision.to_dict(), "outcome": outcome.to_dict()})
+
+    def _other_environment(
+        self, target: Any, decision: rollback.Decision
+    ) -> rollback.Outcome | None:
+        """A refusal when a separate job tested a URL that is not the local environment's."""
+        from pytest_pipeline.deploy import rollback
+
+        tested = self.run.options.target_url
+        if decision.deployed_this_run or not tested or target.name != "local":
+            return None
+        try:
+            own: str | None = target.url
+        except Exception:
+            own = None
+        if own is not None and own.rstrip("/") == tested.rstrip("/"):
+            return None
+        env = str(self.run.options.get("env"))
+        return rollback.Outcome(
+            rollback.OutcomeStatus.REFUSED,
+            env,
+            "local",
+            f"nothing to roll back to: the tested URL {tested} is not served by local "
+            f"environment {env} ({own or 'not running'}); it was left alone",
+            remediation="pass the --env whose environment serves that URL, or roll it back "
+            "where it was deployed",
+        )
+
+    def target(self) -> Any:
+        """A deploy target attached to this run's environment, rebuilt from the run's records
+        (the AWS backend and the stack's outputs) or, in a separate job, from the settings."""
+        from pytest_pipeline.aws.clients import AwsBackendError, resolve_context
+        from pytest_pipeline.deploy.local import LocalTarget, app_environment
+        from pytest_pipeline.deploy.resources import LOCAL_ROOT, make_target
+
+        options = self.run.options
+        aws = self.run.recorded("aws")
+        infra = self._infrastructure()
+        outputs = dict(infra.outputs) if infra else {}
+        if options.deploy_target == "local":
+            root = options.rootdir / LOCAL_ROOT
+            if aws is not None:
+                ctx = _recorded_context(aws)
+                app_env = app_environment(outputs, ctx.env())
+            else:
+                app_env = serving_environment(LocalTarget(root, options.env))
+            timeout = float(options.get("deploy-timeout"))
+            return LocalTarget(root, options.env, app_env, health_timeout=timeout)
+
+        def no_moto() -> str:
+            raise AwsBackendError(
+                "rolling back Elastic Beanstalk needs real AWS or --aws-endpoint-url; the "
+                "embedded moto server has no Elastic Beanstalk environment"
+            )
+
+        ctx = (
+            _recorded_context(aws)
+            if aws is not None
+            else resolve_context(
+                options.aws_backend,
+                options.aws_endpoint_url,
+                options.aws_region,
+                source=options.source("aws-backend"),
+                start_moto=no_moto,
+            )
+        )
+        return make_target(
+            options.deploy_target,
+            rootdir=options.rootdir,
+            environment=options.env,
+            ctx=ctx,
+            aws_env=ctx.env(),
+            outputs=outputs,
+            timeout=float(options.get("deploy-timeout")),
+            strategy=str(options.get("eb-strategy")),
+            rollback_enabled=False,
+            eb_application=options.get("eb-application"),
+            eb_environment=options.get("eb-environment"),
+        )
+
+    def notify(self) -> None:
+        """Finalizer (``PHASE_NOTIFY``): tell the notification channels about the alert or the
+        rollback (SNS through the stack's topic, webhook, log)."""
+        decision = self.decision
+        if decision is None or not decision.acts:
+            return
+        from pytest_pipeline.aws import monitoring
+
+        subject, text = self.message()
+        payload: dict[str, Any] = {
+            "status": "rollback" if self.outcome else "alert",
+            "environment": str(self.run.options.get("env")),
+            "run_id": self.run.run_id,
+            "rollback": {
+                "decision": decision.to_dict(),
+                "outcome": self.outcome.to_dict() if self.outcome else None,
+            },
+        }
+        sns_client, topic = self._sns()
+        results = monitoring.notify(
+            self.run.config.notification_channels,
+            subject,
+            text,
+            sns_client=sns_client,
+            topic_arn=topic,
+            webhook_url=self.run.options.get("webhook-url"),
+            payload=payload,
+        )
+        self.notified = [
+            f"{result.channel}: {'sent' if result.ok else 'NOT sent'} ({result.detail})"
+            for result in results
+        ]
+
+    def _sns(self) -> tuple[Any, str | None]:
+        infra = self._infrastructure()
+        if "sns" not in self.run.config.notification_channels or infra is None:
+            return None, None
+        topic = infra.outputs.get("NotificationTopicArn")
+        try:
+            from pytest_pipeline.aws.clients import resolve_context
+
+            backend = "endpoint" if infra.endpoint_url else "aws"
+            context = resolve_context(
+                backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
+            )
+            return context.client("sns"), topic
+        except Exception as error:  # the notification must not break the end of the run
+            log.warning("no SNS client for the rollback notification: %s", error)
+            return None, topic
+
+    # -- what to say ----------------------------------------------------------------------------
+
+    def message(self) -> tuple[str, str]:
+        """The notification's subject and text."""
+        from pytest_pipeline.deploy import rollback
+
+        env = str(self.run.options.get("env"))
+        decision, outcome = self.decision, self.outcome
+        assert decision is not None
+        if outcome is None:
+            subject = f"pipeline {env}: ALERT, no rollback"
+        elif outcome.status is rollback.OutcomeStatus.ROLLED_BACK:
+            subject = f"pipeline {env}: rolled back {outcome.from_version} -> {outcome.to_version}"
+        elif outcome.status is rollback.OutcomeStatus.REFUSED:
+            subject = f"pipeline {env}: rollback refused, nothing to roll back to"
+        else:
+            subject = f"pipeline {env}: ROLLBACK FAILED, act by hand"
+        return subject, "\n".join(self.summary_lines())
+
+    def summary_lines(self) -> list[str]:
+        """Terminal summary lines (empty when no failure called for an alert or a rollback)."""
+        decision = self.decision
+        if decision is None or not decision.acts:
+            return []
+        lines = [f"decision: {decision.summary()}"]
+        lines += [f"  {reason}" for reason in decision.reasons[1:]]
+        if self.outcome is not None:
+            lines += self.outcome.lines()
+        lines += [f"notification {item}" for item in self.notified]
+        return lines
+
+
+class RollbackHtml:
+    """pytest-html: the rollback (or alert) above the results."""
+
+    def __init__(self, plugin: RollbackPlugin) -> None:
+        self.plugin = plugin
+
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
+        """A ``pipeline-rollback`` block: status, versions, reason, what to do by hand."""
+        block = rollback_html(self.plugin.decision, self.plugin.outcome)
+        if block:
+            prefix.append(block)
+
+
+_COLOURS = {"rolled_back": "#bc4c00", "refused": "#9a6700", "rollback_failed": "#cf222e"}
+
+
+def rollback_html(decision: rollback.Decision | None, outcome: rollback.Outcome | None) -> str:
+    """The HTML block of the report (empty when there was nothing to alert about)."""
+    if decision is None or not decision.acts:
+        return ""
+    status = outcome.status.value if outcome else "alert"
+    colour = _COLOURS.get(status, "#9a6700")
+
+    def esc(value: object) -> str:
+        return html.escape(redact(str(value)))
+
+    rows = [("Decision", decision.summary())]
+    rows += [("Reason", reason) for reason in decision.reasons[1:]]
+    if outcome is not None:
+        rows += [
+            ("Rollback", outcome.message),
+            ("From version", outcome.from_version or "-"),
+            ("Rollback version", outcome.to_version or "-"),
+        ]
+        if outcome.health:
+            rows.append(("Health after rollback", outcome.health.get("status", "-")))
+        if outcome.remediation:
+            rows.append(("What to do by hand", outcome.remediation))
+    cell = 'style="border:1px solid #d0d7de;padding:4px 10px;text-align:left"'
+    body = "".join(f"<tr><th {cell}>{esc(k)}</th><td {cell}>{esc(v)}</td></tr>" for k, v in rows)
+    return (
+        f'<div id="pipeline-rollback" data-status="{esc(status)}" '
+        'style="margin:8px 0 16px;font-family:system-ui,sans-serif">'
+        f'<h3 style="margin:4px 0">Rollback: <span style="color:{colour}">'
+        f"{esc(status)}</span></h3>"
+        f'<table style="border-collapse:collapse">{body}</table></div>'
+    )
+
+
+def _recorded_context(aws: dict[str, Any]) -> Any:
+    """The AWS of the run (its ``aws`` record): still running at this point of the run."""
+    from pytest_pipeline.aws.clients import resolve_context
+
+    endpoint = aws.get("endpoint_url")
+    return resolve_context(
+        "endpoint" if endpoint else "aws",
+        endpoint,
+        aws.get("region"),
+        source="run record",
+        max_attempts=2,
+    )
+
+
+def serving_environment(target: Any) -> dict[str, str]:
+    """The stack outputs and AWS settings the serving local version runs with, so the version
+    restored by a separate job gets the same configuration (empty when nothing serves)."""
+    import psutil
+
+    from pytest_pipeline.deploy.local import OUTPUT_ENV
+
+    wanted = set(OUTPUT_ENV.values())
+    for pid in target.serving_pids()[:1]:
+        try:
+            environ = psutil.Process(pid).environ()
+        except psutil.Error as error:
+            log.warning("cannot read the environment of PID %s: %s", pid, error)
+            return {}
+        return {
+            key: value
+            for key, value in environ.items()
+            if key in wanted or key.startswith(_APP_ENV_PREFIXES)
+        }
+    return {}
