@@ -39,6 +39,8 @@ test: $(STAMP)
 		--html=$(TEST_REPORTS)/report.html --self-contained-html \
 		--junitxml=$(TEST_REPORTS)/junit.xml $(PYTEST_ARGS)
 
+# ruff, then mypy --strict over the package, suites/ and app/ (pyproject [tool.mypy] files),
+# then the layering contracts (import-linter). .ci/run runs this target.
 lint: $(STAMP)
 	$(BIN)/ruff check pytest_pipeline tests benchmarks suites app
 	$(BIN)/ruff format --check pytest_pipeline tests benchmarks suites app

@@ -18,8 +18,9 @@ from pytest_pipeline.postdeploy.images import PHOTO_RULES
 from pytest_pipeline.postdeploy.probes import Probe, probe_background
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
-PHOTOS = [pytest.param(*v, id=i) for i, v in photo_cases(MANIFEST)]
-SUCCESSES = [p for p in PHOTOS if p.values[0].ok]
+CASES = photo_cases(MANIFEST)
+PHOTOS = [pytest.param(*v, id=i) for i, v in CASES]
+SUCCESSES = [pytest.param(*v, id=i) for i, v in CASES if v[0].ok]
 
 
 def _verdict(probe: Probe, rule: str, case: Any) -> None:

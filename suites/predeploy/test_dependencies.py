@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_pipeline.plugin.scancases import SecurityCheck
+
 
 @pytest.mark.security_scan("dependencies")
-def test_requirements(security_case):
+def test_requirements(security_case: SecurityCheck) -> None:
     """Every requirement is pinned and no ML-stack compatibility rule fires."""
     security_case.check()
 
 
 @pytest.mark.security_scan("resolution")
-def test_resolution(security_case):
+def test_resolution(security_case: SecurityCheck) -> None:
     """Every pin exists, supports the runtime Python, and the set resolves with pip."""
     security_case.check()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_pipeline.plugin.scancases import SecurityCheck
+
 
 @pytest.mark.security_scan("secrets")
-def test_no_secret(security_case):
+def test_no_secret(security_case: SecurityCheck) -> None:
     """One failing test per secret found, with file and line; the value is redacted."""
     security_case.check()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_pipeline.plugin.scancases import SecurityCheck
+
 
 @pytest.mark.security_scan("templates")
-def test_template(security_case):
+def test_template(security_case: SecurityCheck) -> None:
     """One failing test per cfn-lint error or warning and per pipeline rule violated."""
     security_case.check()
