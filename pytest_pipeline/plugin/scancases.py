@@ -18,8 +18,8 @@ import pytest
 
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.plugin.run import get_run
-from pytest_pipeline.predeploy import SCANNERS
 from pytest_pipeline.predeploy.scanners import (
+    SCANNERS,
     ScanContext,
     ScanOutcome,
     decide,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 SCANNER = "bandit"
 
@@ -99,3 +100,9 @@ def scan_code(
             )
         )
     return result
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """The `code` scanner: bandit over the app, at or above the severity floor."""
+    found = scan_code(ctx.app_dir, floor=ctx.bandit_severity, relative_to=ctx.root)
+    return ScanOutcome("code", found.findings, found.summary)

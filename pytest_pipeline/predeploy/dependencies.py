@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 SCANNER = "dependencies"
 
@@ -455,3 +456,38 @@ def requires_python_findings(repo: Path, python: Version, source: str) -> list[F
                 "align requires-python in pyproject.toml with the Elastic Beanstalk platform",
                 "pyproject.toml")
     ]  # fmt: skip
+
+
+# -- the `dependencies` scanner (pytest_pipeline.predeploy.scanners.SCANNERS) ---------------
+
+
+def parse_app(ctx: ScanContext) -> tuple[Parsed, Version, str]:
+    """The app's parsed requirements, its runtime Python and where that came from."""
+    if not ctx.requirements.is_file():
+        raise FileNotFoundError(
+            f"{display_path(ctx.requirements, ctx.root)} does not exist; the app must declare "
+            "its dependencies there (set app-dir if the app lives elsewhere)"
+        )
+    parsed = parse_file(ctx.requirements, root=ctx.root)
+    python, source = runtime_python(ctx.root, ctx.app_dir)
+    return parsed, python, source
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """Requirements parse, are pinned and fit the compatibility rules."""
+    parsed, python, source = parse_app(ctx)
+    env = target_environment(python)
+    findings = [
+        *parsed.findings,
+        *pin_findings(parsed.entries, env),
+        *compat_findings(parsed.entries, python),
+        *requires_python_findings(ctx.root, python, source),
+    ]
+    count = len(parsed.requirements())
+    rules = len(default_rules()[1])
+    return ScanOutcome(
+        "dependencies",
+        findings,
+        f"{count} requirements in {len(parsed.files)} file(s) checked against {rules} "
+        f"compatibility rules for Python {python} (from {source})",
+    )

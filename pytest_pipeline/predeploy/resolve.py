@@ -35,7 +35,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from pytest_pipeline.findings import Finding, Severity
-from pytest_pipeline.predeploy.dependencies import SCANNER, Entry, target_environment
+from pytest_pipeline.predeploy.dependencies import SCANNER, Entry, parse_app, target_environment
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 INDEX_URL = "https://pypi.org/simple"
 CACHE_TTL_S = 24 * 3600
@@ -317,3 +318,10 @@ def check_resolution(
         tmp.write_text(json.dumps(result.to_dict()), encoding="utf-8")
         os.replace(tmp, cache_file)
     return result
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """The `resolution` scanner: every pin exists, fits the runtime Python, the set resolves."""
+    parsed, python, _ = parse_app(ctx)
+    check = check_resolution(parsed.entries, ctx.requirements, python, cache_dir=ctx.cache_dir)
+    return ScanOutcome("resolution", check.findings, check.summary)

@@ -14,34 +14,16 @@ clean result); one that had nothing it could check yields ``skipped`` (or ``erro
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pytest_pipeline.findings import Finding, Severity
-from pytest_pipeline.predeploy import SCANNERS as SCANNERS  # the names, also here for scripts
 from pytest_pipeline.predeploy.waivers import Decision, WaiverSet
 from pytest_pipeline.reporting.sarif import ScannerRun
-
-# Each scanner's library (requests, PyYAML, detect-secrets, bandit) loads when that scanner
-# first runs: collecting or running anything else never pays for them.
-if TYPE_CHECKING:
-    from packaging.version import Version
-
-    from pytest_pipeline.predeploy import dependencies, vulns
-
-TOOL_URIS = {
-    "dependencies": "https://packaging.pypa.io/",
-    "resolution": "https://pip.pypa.io/",
-    "vulnerabilities": "https://osv.dev/",
-    "secrets": "https://github.com/Yelp/detect-secrets",  # pragma: allowlist secret
-    "code": "https://bandit.readthedocs.io/",
-    "templates": "https://github.com/aws-cloudformation/cfn-lint",
-}
 
 
 @dataclass(frozen=True)
@@ -93,151 +75,89 @@ class ScanOutcome:
     duration: float = 0.0
 
 
-def _rel(root: Path, path: Path) -> str:
-    from pytest_pipeline.predeploy import dependencies
+@dataclass(frozen=True)
+class Scanner:
+    """One predeploy scanner: its name, what it checks, the function that runs it and the
+    tool it reports as in SARIF.
 
-    return dependencies.display_path(path, root)
+    ``runner`` names the function as ``"module:function"`` (a :class:`ScanContext` in, a
+    :class:`ScanOutcome` out), as an entry point does: the registry stays a table of names, and
+    a scanner's module and library (packaging, requests, PyYAML, detect-secrets, bandit,
+    cfn-lint) load when that scanner first runs.
+    """
+
+    name: str
+    checks: str
+    runner: str
+    information_uri: str
+
+    @property
+    def sarif_tool(self) -> str:
+        """The SARIF run's tool name."""
+        return f"pytest-pipeline {self.name}"
+
+    def function(self) -> Callable[[ScanContext], ScanOutcome]:
+        """The scanner's function (imports its module; a clear error when it cannot)."""
+        module_name, _, attribute = self.runner.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise RuntimeError(f"the {self.name} scanner cannot be imported: {exc}") from exc
+        scan: Callable[[ScanContext], ScanOutcome] = getattr(module, attribute)
+        return scan
 
 
-def _parse(ctx: ScanContext) -> tuple[dependencies.Parsed, Version, str]:
-    from pytest_pipeline.predeploy import dependencies
-
-    if not ctx.requirements.is_file():
-        raise FileNotFoundError(
-            f"{_rel(ctx.root, ctx.requirements)} does not exist; the app must declare its "
-            "dependencies there (set app-dir if the app lives elsewhere)"
-        )
-    parsed = dependencies.parse_file(ctx.requirements, root=ctx.root)
-    python, source = dependencies.runtime_python(ctx.root, ctx.app_dir)
-    return parsed, python, source
-
-
-def _dependencies(ctx: ScanContext) -> ScanOutcome:
-    from pytest_pipeline.predeploy import dependencies
-
-    parsed, python, source = _parse(ctx)
-    env = dependencies.target_environment(python)
-    findings = [
-        *parsed.findings,
-        *dependencies.pin_findings(parsed.entries, env),
-        *dependencies.compat_findings(parsed.entries, python),
-        *dependencies.requires_python_findings(ctx.root, python, source),
-    ]
-    count = len(parsed.requirements())
-    rules = len(dependencies.default_rules()[1])
-    return ScanOutcome(
-        "dependencies",
-        findings,
-        f"{count} requirements in {len(parsed.files)} file(s) checked against {rules} "
-        f"compatibility rules for Python {python} (from {source})",
+#: Every scanner, in the order the suite runs them.
+SCANNERS: dict[str, Scanner] = {
+    scanner.name: scanner
+    for scanner in (
+        Scanner(
+            "dependencies",
+            "requirements parse, are pinned and fit the ML-stack compatibility rules",
+            "pytest_pipeline.predeploy.dependencies:scan",
+            "https://packaging.pypa.io/",
+        ),
+        Scanner(
+            "resolution",
+            "every pin exists on PyPI, fits the runtime Python and the set resolves",
+            "pytest_pipeline.predeploy.resolve:scan",
+            "https://pip.pypa.io/",
+        ),
+        Scanner(
+            "vulnerabilities",
+            "pinned packages have no known vulnerability",
+            "pytest_pipeline.predeploy.vulns:scan",
+            "https://osv.dev/",
+        ),
+        Scanner(
+            "secrets",
+            "no secret in a tracked file",  # pragma: allowlist secret
+            "pytest_pipeline.predeploy.secrets:scan",
+            "https://github.com/Yelp/detect-secrets",  # pragma: allowlist secret
+        ),
+        Scanner(
+            "code",
+            "bandit finds nothing at or above the severity floor in the app",
+            "pytest_pipeline.predeploy.code:scan",
+            "https://bandit.readthedocs.io/",
+        ),
+        Scanner(
+            "templates",
+            "the templates the run deploys pass cfn-lint and the pipeline's cfn-lint rules",
+            "pytest_pipeline.predeploy.templates:scan",
+            "https://github.com/aws-cloudformation/cfn-lint",
+        ),
     )
-
-
-def _resolution(ctx: ScanContext) -> ScanOutcome:
-    from pytest_pipeline.predeploy import resolve
-
-    parsed, python, _ = _parse(ctx)
-    check = resolve.check_resolution(
-        parsed.entries, ctx.requirements, python, cache_dir=ctx.cache_dir
-    )
-    return ScanOutcome("resolution", check.findings, check.summary)
-
-
-def _pins(ctx: ScanContext) -> tuple[list[vulns.Pin], list[str]]:
-    from pytest_pipeline.predeploy import dependencies, vulns
-
-    parsed, python, _ = _parse(ctx)
-    env = dependencies.target_environment(python)
-    pins: list[vulns.Pin] = []
-    loose: list[str] = []
-    for entry in parsed.requirements():
-        if not entry.applies(env):
-            continue
-        version = entry.pinned_version
-        if version is None:
-            loose.append(entry.name)
-        else:
-            pins.append(vulns.Pin(entry.requirement.name, str(version), entry.source, entry.line))
-    return pins, loose
-
-
-def _vulnerabilities(ctx: ScanContext) -> ScanOutcome:
-    from pytest_pipeline.predeploy import vulns
-
-    pins, loose = _pins(ctx)
-    result = vulns.audit(
-        pins, vuln_db=ctx.vuln_db, services=ctx.audit_services, cache_dir=ctx.cache_dir
-    )
-    outcome = ScanOutcome("vulnerabilities", result.findings, result.summary)
-    if loose:
-        outcome.summary += f"; not pinned, so not audited: {', '.join(loose)}"
-    if result.unavailable or not result.checked:
-        why = result.unavailable or "no pinned package could be audited"
-        if ctx.audit_strict:
-            outcome.error = f"{why} (audit-strict: an unchecked audit fails)"
-        else:
-            outcome.skipped = why
-    return outcome
-
-
-def _secrets(ctx: ScanContext) -> ScanOutcome:
-    baseline = ctx.secrets_baseline
-    if baseline is not None and not baseline.is_file():
-        baseline = None
-    from pytest_pipeline.predeploy import secrets
-
-    scan = secrets.scan_repository(ctx.root, baseline, cache_dir=ctx.cache_dir)
-    return ScanOutcome("secrets", scan.findings, scan.summary)
-
-
-def _code(ctx: ScanContext) -> ScanOutcome:
-    from pytest_pipeline.predeploy import code
-
-    scan = code.scan_code(ctx.app_dir, floor=ctx.bandit_severity, relative_to=ctx.root)
-    return ScanOutcome("code", scan.findings, scan.summary)
-
-
-def _templates(ctx: ScanContext) -> ScanOutcome:
-    try:
-        from pytest_pipeline.predeploy import templates
-    except ImportError as exc:
-        raise RuntimeError(f"the template checks cannot be imported: {exc}") from exc
-    configured = [t for t in ctx.templates if t.is_file()]
-    if not configured:
-        shown = ", ".join(_rel(ctx.root, t) for t in ctx.templates) or "none"
-        reason = f"no CloudFormation template to check (setting `template`: {shown})"
-        return ScanOutcome("templates", [], "", skipped=reason)
-    files = list(dict.fromkeys(p for t in configured for p in templates.run_templates(t)))
-    findings: list[Finding] = []
-    for path in files:
-        location = _rel(ctx.root, path)
-        for finding in templates.scan_template(path):
-            findings.append(dataclasses.replace(finding, location=location))
-    return ScanOutcome(
-        "templates",
-        findings,
-        f"{len(files)} template(s) the run deploys checked with cfn-lint and the pipeline's "
-        f"rules ({templates.COMMAND}): " + ", ".join(_rel(ctx.root, p) for p in files),
-    )
-
-
-_RUNNERS: dict[str, Callable[[ScanContext], ScanOutcome]] = {
-    "dependencies": _dependencies,
-    "resolution": _resolution,
-    "vulnerabilities": _vulnerabilities,
-    "secrets": _secrets,
-    "code": _code,
-    "templates": _templates,
 }
 
 
 def run_scan(name: str, ctx: ScanContext) -> ScanOutcome:
     """Run scanner ``name``; an exception becomes ``error`` (what failed and what to do)."""
-    if name not in _RUNNERS:
-        raise KeyError(f"unknown scanner {name!r}; known: {', '.join(_RUNNERS)}")
+    if name not in SCANNERS:
+        raise KeyError(f"unknown scanner {name!r}; known: {', '.join(SCANNERS)}")
     start = time.perf_counter()
     try:
-        outcome = _RUNNERS[name](ctx)
+        outcome = SCANNERS[name].function()(ctx)
     except Exception as exc:  # any scanner failure is reported, never swallowed
         outcome = ScanOutcome(name, error=f"{name} scan could not run: {exc}")
     outcome.duration = time.perf_counter() - start
@@ -258,11 +178,11 @@ def sarif_runs(
         }
         runs.append(
             ScannerRun(
-                name=f"pytest-pipeline {outcome.scanner}",
+                name=SCANNERS[outcome.scanner].sarif_tool,
                 findings=outcome.findings,
                 suppressed=suppressed,
                 error=outcome.error or outcome.skipped,
-                information_uri=TOOL_URIS.get(outcome.scanner),
+                information_uri=SCANNERS[outcome.scanner].information_uri,
             )
         )
     return runs

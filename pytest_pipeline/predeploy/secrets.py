@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 SCANNER = "detect-secrets"
 
@@ -276,3 +277,12 @@ def scan_files(
             target.write_bytes(data)
             names.append(relative.as_posix())
         return _scan(root, names, loaded, origin)
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """The `secrets` scanner: no secret in a tracked file (the baseline when it exists)."""
+    baseline = ctx.secrets_baseline
+    if baseline is not None and not baseline.is_file():
+        baseline = None
+    found = scan_repository(ctx.root, baseline, cache_dir=ctx.cache_dir)
+    return ScanOutcome("secrets", found.findings, found.summary)

@@ -11,6 +11,7 @@ rules (scanner ``template-rules``), each naming the rule, resource, line and fix
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,8 @@ from typing import Any
 
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.cfnrules import RULES_DIR
+from pytest_pipeline.predeploy.dependencies import display_path
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 LINT_SEVERITY = {"error": Severity.HIGH, "warning": Severity.MEDIUM}
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
@@ -170,3 +173,25 @@ def lint_template(path: str | Path, regions: tuple[str, ...] = ("us-east-1",)) -
 def security_findings(path: str | Path) -> list[Finding]:
     """Findings of the pipeline's rules (:mod:`~pytest_pipeline.predeploy.cfnrules`)."""
     return [f for f in scan_template(path) if f.scanner == RULES_SCANNER]
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """The `templates` scanner: the templates the run deploys (and their nested local
+    templates) through cfn-lint with the pipeline's rules."""
+    configured = [t for t in ctx.templates if t.is_file()]
+    if not configured:
+        shown = ", ".join(display_path(t, ctx.root) for t in ctx.templates) or "none"
+        reason = f"no CloudFormation template to check (setting `template`: {shown})"
+        return ScanOutcome("templates", [], "", skipped=reason)
+    files = list(dict.fromkeys(p for t in configured for p in run_templates(t)))
+    findings: list[Finding] = []
+    for path in files:
+        location = display_path(path, ctx.root)
+        for finding in scan_template(path):
+            findings.append(dataclasses.replace(finding, location=location))
+    return ScanOutcome(
+        "templates",
+        findings,
+        f"{len(files)} template(s) the run deploys checked with cfn-lint and the pipeline's "
+        f"rules ({COMMAND}): " + ", ".join(display_path(p, ctx.root) for p in files),
+    )

@@ -31,6 +31,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.dependencies import parse_app, target_environment
+from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
 SCANNER = "vulnerability-audit"
 
@@ -398,3 +400,40 @@ def audit(
         result.unavailable += f" ({'; '.join(notes)})"
     result.notes = notes
     return result
+
+
+# -- the `vulnerabilities` scanner (pytest_pipeline.predeploy.scanners.SCANNERS) ------------
+
+
+def app_pins(ctx: ScanContext) -> tuple[list[Pin], list[str]]:
+    """The app's pinned requirements for its runtime, and the names left unpinned."""
+    parsed, python, _ = parse_app(ctx)
+    env = target_environment(python)
+    pins: list[Pin] = []
+    loose: list[str] = []
+    for entry in parsed.requirements():
+        if not entry.applies(env):
+            continue
+        version = entry.pinned_version
+        if version is None:
+            loose.append(entry.name)
+        else:
+            pins.append(Pin(entry.requirement.name, str(version), entry.source, entry.line))
+    return pins, loose
+
+
+def scan(ctx: ScanContext) -> ScanOutcome:
+    """Pinned packages have no known vulnerability (unchecked: skipped, or an error under
+    ``audit_strict``)."""
+    pins, loose = app_pins(ctx)
+    result = audit(pins, vuln_db=ctx.vuln_db, services=ctx.audit_services, cache_dir=ctx.cache_dir)
+    outcome = ScanOutcome("vulnerabilities", result.findings, result.summary)
+    if loose:
+        outcome.summary += f"; not pinned, so not audited: {', '.join(loose)}"
+    if result.unavailable or not result.checked:
+        why = result.unavailable or "no pinned package could be audited"
+        if ctx.audit_strict:
+            outcome.error = f"{why} (audit-strict: an unchecked audit fails)"
+        else:
+            outcome.skipped = why
+    return outcome

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.plugin.scancases import SecurityCase, SecurityScans, cases_for, check_case
-from pytest_pipeline.predeploy.scanners import SCANNERS, ScanContext, run_scan
+from pytest_pipeline.predeploy.scanners import SCANNERS, ScanContext, Scanner, run_scan
 from pytest_pipeline.predeploy.waivers import WaiverSet, parse_waivers
 
 from .conftest import REPO
@@ -101,6 +101,23 @@ def test_dependency_scanner_reports_problems_and_missing_requirements(tmp_path: 
     with pytest.raises(KeyError, match="unknown scanner"):
         run_scan("nope", ctx)
     assert next(iter(SCANNERS)) == "dependencies"
+
+
+def test_registry_names_each_scanner_once_with_a_function_and_a_sarif_tool() -> None:
+    """Every entry resolves to its module's function; a runner that cannot be imported is
+    an error naming the scanner, never a clean scan."""
+    assert list(SCANNERS) == [
+        "dependencies", "resolution", "vulnerabilities", "secrets", "code", "templates",
+    ]  # fmt: skip
+    for name, scanner in SCANNERS.items():
+        assert scanner.name == name and scanner.checks
+        assert scanner.information_uri.startswith("https://")
+        assert scanner.sarif_tool == f"pytest-pipeline {name}"
+        function = scanner.function()
+        assert callable(function) and function.__module__ == scanner.runner.split(":")[0]
+    broken = Scanner("broken", "nothing", "pytest_pipeline.predeploy.no_such_module:scan", "")
+    with pytest.raises(RuntimeError, match="the broken scanner cannot be imported"):
+        broken.function()
 
 
 def _scans(tmp_path: Path, waivers: WaiverSet) -> SecurityScans:
