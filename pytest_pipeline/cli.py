@@ -14,6 +14,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pytest_pipeline.settings import (
+    SETTINGS,
+    PipelineOptions,
+    SettingError,
+    did_you_mean,
+    read_table,
+)
+from pytest_pipeline.stages import Stage
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "settings": (
         "pytest_pipeline.cli:show_settings",
@@ -54,8 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        from pytest_pipeline.settings import did_you_mean
-
         print(
             f"pytest-pipeline: unknown command {name!r}{did_you_mean(name, COMMANDS)}",
             file=sys.stderr,
@@ -68,8 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def show_settings(argv: list[str]) -> int:
     """``pytest-pipeline settings [DIR]``: resolve the settings as pytest would in DIR
     (its pyproject.toml and the PIPELINE_* environment; no flags) and print them."""
-    from pytest_pipeline.settings import PipelineOptions, SettingError, read_table
-
     if argv[:1] == ["--markdown"]:
         print(settings_markdown())
         return 0
@@ -89,8 +94,6 @@ def show_settings(argv: list[str]) -> int:
 
 def settings_markdown() -> str:
     """The README's option reference: one table row per setting."""
-    from pytest_pipeline.settings import SETTINGS
-
     rows = [
         "| flag | environment variable | kind | default | area | what |",
         "|---|---|---|---|---|---|",
@@ -110,8 +113,6 @@ def settings_markdown() -> str:
 
 def show_stages(argv: list[str]) -> int:
     """``pytest-pipeline stages``: the stages, in order, with what each proves."""
-    from pytest_pipeline.stages import Stage
-
     for stage in Stage:
         print(f"{stage.order}  {stage.value:<10}  {stage.description.split(': ', 1)[1]}")
     return 0

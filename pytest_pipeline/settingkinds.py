@@ -6,6 +6,7 @@ Pure Python (no pytest import) so that scripts and other modules can parse value
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 import urllib.parse
@@ -120,8 +121,6 @@ def matches(pattern: str, what: str) -> Validator:
 
 def did_you_mean(word: str, candidates: Sequence[str] | Mapping[str, Any]) -> str:
     """``"; did you mean 'x'?"`` for the closest candidate, or ``""``."""
-    import difflib  # only for a bad name
-
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

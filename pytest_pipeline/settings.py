@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
+import argparse
+
+from pytest_pipeline.postdeploy.thresholds import validate_thresholds
 from pytest_pipeline.settingkinds import (
     FALSE_WORDS,
     KINDS,
@@ -78,8 +81,6 @@ _STACK = matches(
 
 
 def _valid_thresholds(values: Sequence[str]) -> None:
-    from pytest_pipeline.postdeploy.thresholds import validate_thresholds
-
     validate_thresholds(values)
 
 
@@ -458,8 +459,6 @@ def misread_value(args: Sequence[str], rootpath: Path, invocation_dir: Path) -> 
 
 def add_options(parser: pytest.Parser) -> None:
     """Add every setting's flag to the ``pipeline`` group of ``pytest --help``."""
-    import argparse
-
     group = parser.getgroup(
         "pipeline", "pipeline (pytest-pipeline; precedence: flag > PIPELINE_* env var > pyproject)"
     )

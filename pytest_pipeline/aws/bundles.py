@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import pathspec
 
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.secrets import scan_files
 
 EBIGNORE = ".ebignore"
 DEFAULT_PREFIX = "bundles/"
@@ -314,8 +315,6 @@ def scan_bundle_for_secrets(
     member's path so that entries of the repository's detect-secrets ``baseline`` apply.
     Locations are those prefixed paths; messages never hold a secret's value.
     """
-    from pytest_pipeline.predeploy.secrets import scan_files
-
     findings: list[Finding] = []
     with zipfile.ZipFile(bundle.path) as zf:
         members = [info for info in zf.infolist() if not info.is_dir()]

@@ -20,6 +20,7 @@ it serves the emulated Elastic Beanstalk too (``aws.emulated``).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -132,6 +133,9 @@ class MotoServer:
             if self.detached:
                 self._start_process(port)
             else:
+                # moto and the emulation load in this process only for the in-process server
+                # (a detached server, an endpoint or real AWS never import them), and the
+                # emulation imports this module: a cycle at module level.
                 from moto.server import ThreadedMotoServer
 
                 from pytest_pipeline.aws import emulated
@@ -170,7 +174,7 @@ class MotoServer:
         """Stop the server (idempotent)."""
         with self._lock:
             if self._thread_server is not None:
-                from pytest_pipeline.aws import emulated
+                from pytest_pipeline.aws import emulated  # a cycle: it imports this module
 
                 emulated.shutdown()
                 self._thread_server.stop()
@@ -441,8 +445,6 @@ def default_moto_endpoint() -> str:
     global _default_server
     with _default_lock:
         if _default_server is None:
-            import atexit
-
             _default_server = MotoServer().start()
             atexit.register(_default_server.stop)
         return _default_server.endpoint_url

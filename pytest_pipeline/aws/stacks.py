@@ -41,7 +41,9 @@ from pytest_pipeline.aws.stackops import (
     throttled,
     wait_settled,
 )
+from pytest_pipeline.findings import Severity
 from pytest_pipeline.models import InfrastructureState, StackStatus, utcnow
+from pytest_pipeline.predeploy.templates import lint_template
 from pytest_pipeline.retry import Backoff, RetryError, wait_until
 
 __all__ = [
@@ -131,9 +133,6 @@ def _template_hash(text: str) -> str:
 
 
 def _lint_errors(path: Path) -> list[str]:
-    from pytest_pipeline.findings import Severity
-    from pytest_pipeline.predeploy.templates import lint_template
-
     return [f.describe() for f in lint_template(path) if f.severity.at_least(Severity.HIGH)]
 
 

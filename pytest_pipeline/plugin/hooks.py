@@ -7,32 +7,34 @@ import warnings
 import pytest
 
 from pytest_pipeline import settings
-from pytest_pipeline.plugin import collection
+from pytest_pipeline.plugin import collection, fixtures, reporting, rollback
 from pytest_pipeline.plugin.run import RUN_KEY, PipelineRun
+from pytest_pipeline.plugin.xdist import WorkerGate, XdistController
+from pytest_pipeline.reporting.redact import redact
 
-FIXTURE_MODULES = (
-    "pytest_pipeline.plugin.fixtures.core",
-    "pytest_pipeline.plugin.fixtures.aws",
-    "pytest_pipeline.plugin.fixtures.deploy",
-    "pytest_pipeline.plugin.fixtures.service",
-    "pytest_pipeline.plugin.fixtures.security",
-    "pytest_pipeline.plugin.fixtures.reporting",
-)
-"""Registered as plugins with this one. Not through ``pytest_plugins``: pytest looks each
-name of that list up among every installed distribution's entry points first."""
+
+def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> None:
+    """Register fixture modules as plugins (idempotent; ``-p no:<module>`` is honoured).
+
+    Not through ``pytest_plugins``: pytest looks each name of that list up among every
+    installed distribution's entry points first."""
+    for name in modules:
+        pluginmanager.import_plugin(name)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    """Every setting as a flag in the ``pipeline`` group; the fixture modules."""
+    """Every setting as a flag in the ``pipeline`` group; the fixture modules that cost
+    nothing to import (the others register when a selected test asks for their fixtures)."""
     settings.add_options(parser)
-    for name in FIXTURE_MODULES:
-        pluginmanager.import_plugin(name)
+    _register(pluginmanager, fixtures.at_start())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Stage markers; resolve the settings and register the run (bad settings: exit 4)."""
     collection.register_markers(config)
+    if config.option.showfixtures or config.option.show_fixtures_per_test:
+        _register(config.pluginmanager, fixtures.every_module())
     misread = settings.misread_value(
         config.invocation_params.args, config.rootpath, config.invocation_params.dir
     )
@@ -46,19 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
             return  # let --help and --version work in a misconfigured project
         raise pytest.UsageError(str(error)) from None
     if run.role == "controller":
-        from pytest_pipeline.plugin.xdist import XdistController
-
         config.pluginmanager.register(XdistController(run), "pipeline-xdist")
     elif run.role == "worker" and run.gate.enabled:
-        from pytest_pipeline.plugin.xdist import WorkerGate
-
         run.worker_gate = WorkerGate(run)
         run.stage_gate = run.worker_gate.halt_for
-    from pytest_pipeline.plugin import reporting
-
     reporting.configure(config, run)  # execution log, reports, pytest-html integration
-    from pytest_pipeline.plugin import rollback
-
     rollback.configure(config, run)  # end of run: rollback, then report, notify, teardown
 
 
@@ -78,8 +72,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return []
-    from pytest_pipeline.reporting.redact import redact
-
     return [redact(line) for line in run.header_lines(config.option.verbose > 0)]
 
 
@@ -91,8 +83,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Selected tests in stage order (last word on the order, before xdist reads it)."""
+    """Selected tests in stage order (last word on the order, before xdist reads it); the
+    fixture modules the selected tests ask for register now."""
     collection.sort_by_stage(session.items)
+    if session.config.option.collectonly:
+        return  # nothing is set up
+    requested = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    _register(session.config.pluginmanager, fixtures.needed_by(requested))
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         run.selection(session.items)

@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pytest_html import extras
 
 from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
 from pytest_pipeline.plugin.run import PipelineRun
 from pytest_pipeline.reporting import github, logs, record
+from pytest_pipeline.reporting.dashboard import dashboard_html
+from pytest_pipeline.reporting.ledger import build_ledger
+from pytest_pipeline.reporting.metrics import run_metrics
 from pytest_pipeline.reporting.redact import default_redactor, redact, register_secrets
 from pytest_pipeline.reporting.summary import (
     RunSummary,
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
     from pytest_pipeline.reporting.ledger import LedgerStep
     from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
 
-# The recorder and its renderers load when a test asks for pipeline_record.
 RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
 DASHBOARD_ATTR = "pipeline_dashboard"
@@ -110,7 +113,6 @@ def attach_extras(item: pytest.Item, report: pytest.TestReport) -> list[Dashboar
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
         return []
-    from pytest_html import extras
 
     blocks = recorder.take_html()
     if blocks:
@@ -177,7 +179,6 @@ def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: Infrastruc
     """Publish the whole run's metrics (every stage, pass/fail, p95) at the end of the run,
     also when a failure halted the monitoring stage. Returns how many; 0 when it failed."""
     from pytest_pipeline.aws import monitoring
-    from pytest_pipeline.reporting.metrics import run_metrics
 
     try:
         data = run_metrics(summary, run.results)
@@ -308,8 +309,6 @@ class ReportingPlugin:
 
     def ledger(self, record: DeploymentMetadata | None = None) -> list[LedgerStep]:
         """The deployment ledger of the run (of ``record`` when given)."""
-        from pytest_pipeline.reporting.ledger import build_ledger
-
         infra = self.infrastructure()
         if record is None:
             summary = self.final_summary or self.summary()
@@ -419,7 +418,6 @@ class ReportingPlugin:
             )
         infra = self.infrastructure()
         rec = record_of(self.run.results, self.deployment(), summary, infra)
-        from pytest_pipeline.reporting.ledger import build_ledger
 
         try:
             self.record_path = record.write_record(
@@ -509,8 +507,6 @@ class HtmlIntegration:
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
         """The dashboard above pytest-html's own counts."""
-        from pytest_pipeline.reporting.dashboard import dashboard_html
-
         reporting = self.reporting
         prefix.append(
             dashboard_html(

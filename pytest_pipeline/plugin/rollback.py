@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import psutil
 import pytest
 
+from pytest_pipeline.deploy import rollback
 from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
 from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, PipelineRun
 from pytest_pipeline.reporting.redact import redact
-
-if TYPE_CHECKING:
-    from pytest_pipeline.deploy import rollback
-
-# The policy module (pytest_pipeline.deploy.rollback) loads only in runs where a test failed: each
-# function that needs it imports it.
 
 log = logging.getLogger("pytest_pipeline.deploy.rollback")
 
@@ -51,8 +47,6 @@ def configure(config: pytest.Config, run: PipelineRun) -> RollbackPlugin:
 
 def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
     """The policy's settings from the run's resolved settings."""
-    from pytest_pipeline.deploy import rollback
-
     options = run.options
     return rollback.RollbackSettings(
         environment=str(options.get("env")),
@@ -84,7 +78,6 @@ class RollbackPlugin:
         outcome = self.outcome
         if outcome is None:
             return
-        from pytest_pipeline.deploy import rollback
 
         if outcome.status is not rollback.OutcomeStatus.REFUSED and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -122,7 +115,6 @@ class RollbackPlugin:
         """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
         if not any(result.outcome.is_failure for result in self.run.results):
             return  # the policy acts on failed tests only: nothing to decide
-        from pytest_pipeline.deploy import rollback
 
         deployment = self._deployment()
         settings = settings_of(self.run)
@@ -171,8 +163,6 @@ class RollbackPlugin:
         self, target: Any, decision: rollback.Decision
     ) -> rollback.Outcome | None:
         """A refusal when a separate job tested a URL that is not the local environment's."""
-        from pytest_pipeline.deploy import rollback
-
         tested = self.run.options.target_url
         if decision.deployed_this_run or not tested or target.name != "local":
             return None
@@ -299,8 +289,6 @@ class RollbackPlugin:
 
     def message(self) -> tuple[str, str]:
         """The notification's subject and text."""
-        from pytest_pipeline.deploy import rollback
-
         env = str(self.run.options.get("env"))
         decision, outcome = self.decision, self.outcome
         assert decision is not None
@@ -395,8 +383,6 @@ def _recorded_context(aws: dict[str, Any]) -> Any:
 def serving_environment(target: Any) -> dict[str, str]:
     """The stack outputs and AWS settings the serving local version runs with, so the version
     restored by a separate job gets the same configuration (empty when nothing serves)."""
-    import psutil
-
     from pytest_pipeline.deploy.local import OUTPUT_ENV
 
     wanted = set(OUTPUT_ENV.values())

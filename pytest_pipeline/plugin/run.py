@@ -26,6 +26,7 @@ import pytest
 
 from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
+from pytest_pipeline.reporting.redact import redact_data
 from pytest_pipeline.runtime import envlock, orphans, runonce
 from pytest_pipeline.runtime.signals import TermAsInterrupt
 from pytest_pipeline.settings import PipelineOptions
@@ -281,8 +282,6 @@ class PipelineRun:
     def record(self, kind: str, data: dict[str, Any]) -> None:
         """Persist ``data`` (JSON) as the run's ``kind`` record, readable by every process;
         redacted like every other file the run writes (no record needs a secret back)."""
-        from pytest_pipeline.reporting.redact import redact_data
-
         data = redact_data(data)
         path = self._record_path(kind)
         path.parent.mkdir(parents=True, exist_ok=True)

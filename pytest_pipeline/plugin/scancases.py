@@ -1,8 +1,8 @@
 """The predeploy security scans as pytest cases: the scans of a process (settings, waivers,
 each scanner's outcome), one case per finding, and the checks the predeploy tests run.
 
-:mod:`pytest_pipeline.plugin.fixtures.security` holds the fixtures and hooks; this module (and the
-scanners behind it) loads when a test or the waiver file needs it.
+:mod:`pytest_pipeline.plugin.fixtures.security` holds the fixtures and hooks. Each scanner's
+module and library load when that scanner first runs (the registry names its function).
 """
 
 from __future__ import annotations

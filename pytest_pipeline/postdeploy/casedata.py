@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_pipeline.postdeploy.manifest import load_manifest
 from pytest_pipeline.postdeploy.probes import load_cases
 
 __all__ = [
@@ -30,7 +31,6 @@ def manifest_cases(manifest: Path) -> list[Any]:
     """Every entry of the image manifest (empty when the file does not exist)."""
     if not manifest.is_file():
         return []
-    from pytest_pipeline.postdeploy.manifest import load_manifest
 
     return list(load_manifest(manifest))
 

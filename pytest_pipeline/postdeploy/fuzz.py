@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import schemathesis
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 __all__ = ["FuzzOperation", "FuzzResult", "fuzz_operation", "operations"]
 
@@ -56,8 +63,6 @@ class FuzzResult:
 
 
 def _document(contract: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         data = yaml.safe_load(contract.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -81,8 +86,6 @@ def operations(contract: Path) -> list[FuzzOperation]:
 
 @lru_cache(maxsize=4)
 def _schema(contract: Path) -> Any:
-    import schemathesis
-
     return schemathesis.openapi.from_dict(_document(contract))
 
 
@@ -100,12 +103,6 @@ def fuzz_operation(
     The same ``seed`` sends the same requests. Stops at the first answer that breaks the
     contract; its problem says which check failed and how to reproduce it (curl).
     """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-    from schemathesis import GenerationMode
-    from schemathesis.core.failures import FailureGroup
-    from schemathesis.specs.openapi.checks import positive_data_acceptance
-
     api = _schema(contract)[operation.path][operation.method.upper()]
     strategy = api.as_strategy(generation_mode=GenerationMode(mode))
     session = requests.Session()

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_pipeline.postdeploy.loadstats import EndpointStats, compute_stats
 from pytest_pipeline.postdeploy.processes import ResourceSample, ResourceSampler, serving_pids_for
-from pytest_pipeline.postdeploy.thresholds import EndpointStats, compute_stats
 
 __all__ = [
     "Endpoint",

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
+
+from pytest_pipeline.aws.clients import MotoServer, resolve_context
+from pytest_pipeline.aws.stacks import provision
+from pytest_pipeline.deploy.launcher import AppProcess
+from pytest_pipeline.postdeploy.http import ServiceClient
 from pytest_pipeline.retry import RetryError, wait_until
 
-# HTTP and load libraries load when first needed.
 if TYPE_CHECKING:
-    from pytest_pipeline.postdeploy.http import ServiceClient
     from pytest_pipeline.postdeploy.load import LoadResult
 
 LOCAL_APP_VERSION = "predeploy-local"
@@ -37,10 +41,6 @@ class ServiceAvailability:
 
 def wait_for_service(url: str, timeout_s: float) -> ServiceAvailability:
     """Poll ``GET /health`` until it answers 200 or ``timeout_s`` passes (retry helper)."""
-    import requests
-
-    from pytest_pipeline.postdeploy.http import ServiceClient
-
     client = ServiceClient(url)
     started = time.monotonic()
     last: list[str] = ["no answer yet"]
@@ -149,10 +149,6 @@ class LocalAppRunner:
 
     def start(self) -> LocalApp:
         """Provision the stack on a fresh moto server and start the app; wait until healthy."""
-        from pytest_pipeline.aws.clients import MotoServer, resolve_context
-        from pytest_pipeline.aws.stacks import provision
-        from pytest_pipeline.deploy.launcher import AppProcess
-
         self._moto = MotoServer().start()
         endpoint = self._moto.endpoint_url
         # The "moto" backend on our own server: known to be moto without probing it (a probe

@@ -7,6 +7,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bandit.core import config as b_config
+from bandit.core import docs_utils
+from bandit.core import manager as b_manager
+
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
@@ -57,9 +61,6 @@ def scan_code(
     with warnings.catch_warnings():
         # bandit's plugin loader passes an argument stevedore deprecated; not our concern.
         warnings.simplefilter("ignore")
-        from bandit.core import config as b_config
-        from bandit.core import docs_utils
-        from bandit.core import manager as b_manager
 
         mgr = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
     mgr.discover_files([str(target)], recursive=True)

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detect_secrets.__version__ import VERSION
+from detect_secrets.core import baseline as ds_baseline
+from detect_secrets.core import scan as ds_scan
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.settings import default_settings, get_settings, transient_settings
+
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
 
@@ -62,15 +68,11 @@ def redact(value: str) -> str:
 
 
 def _plugin_names() -> dict[str, str]:
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-
     mapping: dict[str, type] = dict(get_mapping_from_secret_type_to_class())
     return {secret_type: cls.__name__ for secret_type, cls in mapping.items()}
 
 
 def _settings(baseline: dict[str, Any] | None) -> AbstractContextManager[Any]:
-    from detect_secrets.settings import default_settings, transient_settings
-
     if baseline is not None and baseline.get("plugins_used"):
         return transient_settings(baseline)
     return default_settings()
@@ -90,7 +92,6 @@ def load_baseline(path: Path) -> dict[str, Any] | None:
     """Read a detect-secrets baseline; ``None`` when the file does not exist."""
     if not path.is_file():
         return None
-    from detect_secrets.core import baseline as ds_baseline
 
     try:
         loaded: dict[str, Any] = ds_baseline.load_from_file(str(path))
@@ -124,8 +125,6 @@ def _file_hits(path: Path, name: str, cache: dict[str, list[_Hit]] | None) -> li
 
     The cache holds only hashes and redacted values, never a secret.
     """
-    from detect_secrets.core import scan as ds_scan
-
     key = ""
     if cache is not None:
         key = f"{name}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
@@ -141,9 +140,6 @@ def _file_hits(path: Path, name: str, cache: dict[str, list[_Hit]] | None) -> li
 
 
 def _cache_path(cache_dir: Path, baseline: dict[str, Any] | None) -> Path:
-    from detect_secrets.__version__ import VERSION
-    from detect_secrets.settings import get_settings
-
     with _settings(baseline):
         settings = json.dumps(get_settings().json(), sort_keys=True)
     digest = hashlib.sha256(f"{VERSION}|{settings}".encode()).hexdigest()[:16]

@@ -18,6 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from cfnlint.config import ConfigMixIn
+from cfnlint.decode import decode_str
+from cfnlint.rules import Rules
+from cfnlint.runner import Runner, run_template_by_file_path
+
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.cfnrules import RULES_DIR
 from pytest_pipeline.predeploy.dependencies import display_path
@@ -46,8 +51,6 @@ class RuleInfo:
 
 def rule_catalogue() -> list[RuleInfo]:
     """Every rule of the rules directory, loaded the way ``--append-rules`` loads them."""
-    from cfnlint.rules import Rules
-
     rules = Rules.create_from_directory(str(RULES_DIR))
     return sorted(
         (RuleInfo(r.id, r.shortdesc, r.description, r.control, r.fix) for r in rules.values()),
@@ -75,8 +78,6 @@ def template_files(folder: str | Path) -> list[Path]:
 def _nested(path: Path) -> list[Path]:
     """Local templates of ``AWS::CloudFormation::Stack`` resources (``TemplateURL`` a
     relative file path, as ``aws cloudformation package`` takes them)."""
-    from cfnlint.decode import decode_str
-
     template, errors = decode_str(path.read_text(encoding="utf-8"))
     if errors or not isinstance(template, dict):
         return []  # cfn-lint reports the parse error on the template itself
@@ -131,23 +132,17 @@ def _finding(match: Any, location: str) -> Finding | None:
 
 
 def _config(regions: tuple[str, ...], *args: str) -> Any:
-    from cfnlint.config import ConfigMixIn
-
     return ConfigMixIn(list(args), regions=list(regions), append_rules=[str(RULES_DIR)])
 
 
 @lru_cache(maxsize=4)
 def _rules(regions: tuple[str, ...]) -> Any:
     """cfn-lint's rules and the pipeline's, loaded once (two thirds of a run's time)."""
-    from cfnlint.runner import Runner
-
     return Runner(_config(regions)).rules
 
 
 @lru_cache(maxsize=64)
 def _scan_cached(path: str, mtime: float, regions: tuple[str, ...]) -> tuple[Finding, ...]:
-    from cfnlint.runner import run_template_by_file_path
-
     # What `cfn-lint --append-rules RULES_DIR PATH` runs, with the rules loaded once.
     config = _config(regions, "--template", path)
     matches = run_template_by_file_path(path, config, _rules(regions), False)

@@ -6,11 +6,9 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # numpy and Pillow load on first use: the plugin's start-up stays light
-    import numpy as np
-    from PIL import ImageFont
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 720, 360
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 64, 24, 40, 56
@@ -49,7 +47,6 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
     """
     if len(values_ms) == 0:
         raise ValueError("percentiles: no latency values were measured (empty sample)")
-    import numpy as np
 
     data = np.asarray(values_ms, dtype=float)
     bad = data[~np.isfinite(data) | (data < 0)]
@@ -68,8 +65,6 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
-
     try:
         return ImageFont.load_default(size=size)
     except (OSError, TypeError):  # Pillow built without FreeType
@@ -77,8 +72,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import numpy as np
-
     low, high = float(data.min()), float(data.max())
     if math.isclose(low, high):
         low, high = low - 0.5, high + 0.5
@@ -88,9 +81,6 @@ def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render_histogram(title: str, values_ms: Sequence[float]) -> bytes:
     """A PNG histogram of ``values_ms`` with p50/p95/p99 marked, ``WIDTH`` by ``HEIGHT`` pixels."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
     stats = percentiles(values_ms)
     data = np.asarray(values_ms, dtype=float)
     counts, edges = _bins(data)

@@ -4,8 +4,8 @@ A test hands the recorder whatever it has (a 40-megapixel PNG upload, a lossless
 the report keeps a picture at most :data:`REPORT_EDGE` pixels on its long side, encoded as
 JPEG when it is opaque and as WebP (alpha kept) when it is not, and a gallery thumbnail at
 most :data:`THUMB_EDGE` pixels. That is what keeps a pipeline's report of a few dozen photo
-cases at a few megabytes (``benchmarks/report_size.py``). Pillow does the work; where it is
-missing or cannot read the data, the original bytes are kept (and a thumbnail is the same
+cases at a few megabytes (``benchmarks/report_size.py``). Pillow does the work; where it
+cannot read the data, the original bytes are kept (and a thumbnail is the same
 picture scaled by the browser).
 """
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+
+from PIL import Image
 
 REPORT_EDGE = 640
 """Longest side, in pixels, of a picture in a test's report row."""
@@ -39,8 +41,6 @@ class Picture:
 
 
 def _encode(image: object, edge: int, quality: int) -> Picture:
-    from PIL import Image
-
     assert isinstance(image, Image.Image)
     picture = image.copy()
     picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
@@ -61,10 +61,6 @@ def _encode(image: object, edge: int, quality: int) -> Picture:
 
 def _open(data: bytes) -> object | None:
     try:
-        from PIL import Image
-    except ImportError:  # the image extra is not installed: keep the original bytes
-        return None
-    try:
         image = Image.open(io.BytesIO(data))
         image.load()
     except Exception:  # not a raster Pillow reads (SVG, a truncated file): keep it as is
@@ -79,7 +75,6 @@ def for_report(data: bytes, mime: str) -> tuple[Picture, Picture]:
     if image is None:
         original = Picture(data, mime)
         return original, original
-    from PIL import Image
 
     assert isinstance(image, Image.Image)
     size = image.size

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 
 class EnvironmentBusy(RuntimeError):
     """Another live run holds the environment; the message says which and what to do."""
@@ -37,8 +39,6 @@ class Holder:
 
     def alive(self) -> bool:
         """True while the owning process still runs."""
-        import psutil
-
         try:
             return abs(psutil.Process(self.pid).create_time() - self.started) < 1.0
         except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
@@ -50,8 +50,6 @@ class Holder:
 
 def owner(run_id: str, pid: int, environment: str) -> Holder:
     """A holder for run ``run_id`` whose owning process is ``pid``."""
-    import psutil
-
     return Holder(
         run_id,
         pid,

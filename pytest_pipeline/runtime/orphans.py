@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 MARKER = "PIPELINE_RUN_ID"
 OWNER_FILE = "owner.json"
 
@@ -54,8 +56,6 @@ def _started(pid: int) -> float | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError, ValueError):
-        import psutil
-
         try:
             return float(psutil.Process(pid).create_time())
         except psutil.Error:
@@ -90,8 +90,6 @@ def _owner_alive(pid: int, started: float) -> bool:
 
 
 def _marked(run_id: str) -> list[object]:
-    import psutil
-
     found: list[object] = []
     for proc in psutil.process_iter(["pid", "name"]):
         try:
@@ -103,8 +101,6 @@ def _marked(run_id: str) -> list[object]:
 
 
 def _stop(processes: list[object], grace_s: float) -> list[str]:
-    import psutil
-
     procs = [p for p in processes if isinstance(p, psutil.Process)]
     names = []
     for proc in procs:

@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+
 ONCE_DIR = "once"
 INDEX = "index.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -100,8 +103,6 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def _append_index(folder: Path, name: str, timeout: float) -> None:
-    from filelock import FileLock
-
     with FileLock(str(folder / f"{INDEX}.lock"), timeout=timeout):
         index = folder / INDEX
         names: list[str] = json.loads(index.read_text()) if index.exists() else []
@@ -136,10 +137,6 @@ def once_per_run(
     if not _NAME.fullmatch(name):
         raise ValueError(f"once-per-run name {name!r} must match {_NAME.pattern}")
     resolve_ref(destroy_ref)  # fail now on a typo, not at the end of the run
-    # filelock loads here, on first use: most runs never create a shared resource.
-    from filelock import FileLock
-    from filelock import Timeout as LockTimeout
-
     folder = _folder(run_dir)
     path = folder / f"{name}.json"
     try:
@@ -218,8 +215,6 @@ def teardown_all(
     failures: list[TeardownFailure] = []
     folder = Path(run_dir) / ONCE_DIR
     records = resources(run_dir)
-    if records:
-        from filelock import FileLock
     for record in reversed(records):
         name = str(record["name"])
         if record.get("status") != "created":

@@ -283,22 +283,33 @@ def test_gate_and_order_hold_under_xdist(project: pytest.Pytester) -> None:
 
 
 LOADED_ONLY_WHEN_USED = (
-    "pytest_pipeline.plugin.scancases",  # security scans: a test asks for one, or a waiver file
-    "pytest_pipeline.predeploy.scanners",
+    # fixture modules whose libraries are heavy: a selected test asks for one of their fixtures
+    "pytest_pipeline.plugin.fixtures.aws",
+    "pytest_pipeline.plugin.fixtures.deploy",
+    "pytest_pipeline.plugin.fixtures.service",
+    "pytest_pipeline.plugin.fixtures.reporting",
     "pytest_pipeline.postdeploy.service",  # the service under test: a postdeploy fixture
-    "pytest_pipeline.deploy.rollback",  # the rollback policy: a test failed
     "pytest_pipeline.reporting.recorder",  # pipeline_record
-    "pytest_pipeline.postdeploy.thresholds",  # a threshold setting was given
+    "pytest_pipeline.postdeploy.loadstats",  # a load run's figures
+    # each scanner's module: that scanner runs
+    "pytest_pipeline.predeploy.dependencies",
+    "pytest_pipeline.predeploy.secrets",
+    "pytest_pipeline.predeploy.code",
+    "pytest_pipeline.predeploy.templates",
     "boto3",
     "requests",
     "numpy",
+    "PIL",
     "cfnlint",
+    "bandit",
+    "detect_secrets",
 )
 
 
 def test_a_run_that_uses_no_area_loads_none_of_them(project: pytest.Pytester) -> None:
     # The plugin's overhead (benchmarks/plugin_overhead.py) stays low because a run loads
-    # only what its tests use: here, plain passing tests in every stage and outside them.
+    # only the modules its selected tests use: here, plain passing tests in every stage and
+    # outside them, none asking for a pipeline fixture.
     _pipeline(project, fail_predeploy=False)
     project.makepyfile(test_plain="def test_plain():\n    pass\n")
     project.makeconftest(

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_pipeline.postdeploy.thresholds import (
-    ThresholdError,
-    compute_stats,
-    evaluate,
-    parse_threshold,
-)
+from pytest_pipeline.postdeploy.loadstats import compute_stats
+from pytest_pipeline.postdeploy.thresholds import ThresholdError, evaluate, parse_threshold
 
 
 @pytest.mark.parametrize(

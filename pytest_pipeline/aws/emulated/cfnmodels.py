@@ -15,7 +15,9 @@ import secrets as secrets_module
 import string
 from typing import Any, Self
 
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
+from moto.secretsmanager.models import secretsmanager_backends
 
 from pytest_pipeline.aws.emulated.ebmodels import (
     DEFAULT_HEALTH_TIMEOUT,
@@ -235,8 +237,6 @@ class Environment(_Model, CloudFormationModel):
         return model
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
         if attribute_name == "EndpointURL":
             return self.endpoint_url
         raise UnformattedGetAttTemplateException()
@@ -265,8 +265,6 @@ class Secret(_Model, CloudFormationModel):
     def build(
         cls, resource_name: str, props: dict[str, Any], account_id: str, region_name: str
     ) -> Secret:
-        from moto.secretsmanager.models import secretsmanager_backends
-
         value = props.get("SecretString")
         generate = props.get("GenerateSecretString")
         if value is None and isinstance(generate, dict):
@@ -298,8 +296,6 @@ class Secret(_Model, CloudFormationModel):
         return model
 
     def delete(self, account_id: str, region_name: str) -> None:
-        from moto.secretsmanager.models import secretsmanager_backends
-
         backend = secretsmanager_backends[account_id][region_name]
         backend.delete_secret(
             secret_id=self.name, recovery_window_in_days=None, force_delete_without_recovery=True

@@ -25,6 +25,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 import zipfile
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ from moto.core.base_backend import BackendDict
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
 from moto.elasticbeanstalk.models import EBBackend
 from moto.elasticbeanstalk.utils import make_arn
+from moto.logs.models import logs_backends
+from moto.s3.models import s3_backends
 
 from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS
 from pytest_pipeline.aws.emulated import instances
@@ -446,8 +449,6 @@ class EmulatedEnvironment:
 
 
 def _monotonic() -> float:
-    import time
-
     return time.monotonic()
 
 
@@ -500,7 +501,7 @@ class EmulatedEBBackend(EBBackend):
 
     @property
     def _url_module(self) -> Any:
-        from pytest_pipeline.aws.emulated import ebresponses
+        from pytest_pipeline.aws.emulated import ebresponses  # a cycle: it imports this module
 
         return ebresponses
 
@@ -511,14 +512,10 @@ class EmulatedEBBackend(EBBackend):
         return self._home
 
     def _logs_backend(self) -> Any:
-        from moto.logs.models import logs_backends
-
         return logs_backends[self.account_id][self.region_name]
 
     def read_bundle(self, version: AppVersion) -> bytes:
         """The source bundle of ``version`` from the embedded S3."""
-        from moto.s3.models import s3_backends
-
         s3 = s3_backends[self.account_id][self.partition]
         try:
             key = s3.get_object(version.bucket, version.key)
@@ -658,8 +655,6 @@ class EmulatedEBBackend(EBBackend):
                 )
             del app.versions[label]
         if delete_source_bundle:
-            from moto.s3.models import s3_backends
-
             with contextlib.suppress(Exception):
                 s3_backends[self.account_id][self.partition].delete_object(
                     version.bucket, version.key

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import threading
 
+import moto.elasticbeanstalk.models as eb_models
+import moto.elasticbeanstalk.urls as eb_urls
+from moto.cloudformation import parsing
+
+from pytest_pipeline.aws.emulated import cfnmodels, ebresponses
+from pytest_pipeline.aws.emulated.ebmodels import EmulatorState, emulated_eb_backends, shutdown_all
+
 _lock = threading.Lock()
 _installed = False
 
@@ -19,19 +26,12 @@ def install(endpoint_url: str | None = None) -> None:
     """Install the emulation (idempotent); ``endpoint_url`` is where the server listens (the
     environments' instances reach AWS there)."""
     global _installed
-    from pytest_pipeline.aws.emulated.ebmodels import EmulatorState
 
     with _lock:
         if endpoint_url:
             EmulatorState.endpoint_url = endpoint_url
         if _installed:
             return
-        import moto.elasticbeanstalk.models as eb_models
-        import moto.elasticbeanstalk.urls as eb_urls
-        from moto.cloudformation import parsing
-
-        from pytest_pipeline.aws.emulated import cfnmodels, ebresponses
-        from pytest_pipeline.aws.emulated.ebmodels import emulated_eb_backends
 
         eb_models.eb_backends = emulated_eb_backends  # type: ignore[assignment]
         eb_urls.url_paths = ebresponses.url_paths
@@ -49,6 +49,5 @@ def shutdown() -> None:
     """Stop every emulated environment's processes of this process."""
     if not _installed:
         return
-    from pytest_pipeline.aws.emulated.ebmodels import shutdown_all
 
     shutdown_all()

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
+from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS, MotoServer, free_port
+
 
 def serve(
     host: str = "127.0.0.1",
@@ -26,8 +28,6 @@ def serve(
 ) -> int:
     """Serve until ``stop`` is set or SIGTERM/SIGINT arrives (in the main thread); 0 on a
     clean stop. The URL is printed to ``out`` (first line) and passed to ``ready``."""
-    from pytest_pipeline.aws.clients import DUMMY_CREDENTIALS, MotoServer, free_port
-
     for key, value in DUMMY_CREDENTIALS.items():
         os.environ.setdefault(key, value)
     stop = stop or threading.Event()

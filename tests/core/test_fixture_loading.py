@@ -1,0 +1,131 @@
+"""Which fixture modules a run loads: the cheap ones at start, the others only when a selected
+test asks for one of their fixtures; the table that says so matches the modules."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+
+import pytest
+
+from pytest_pipeline.plugin import fixtures
+
+# Fixtures pytest itself provides that the plugin's fixtures ask for.
+PYTEST_FIXTURES = {"request", "pytestconfig", "tmp_path", "record_property"}
+
+
+def _fixtures_of(module: str) -> tuple[set[str], set[str]]:
+    """(fixtures the module defines, fixture names its fixtures ask for), from its source."""
+    tree = ast.parse(inspect.getsource(importlib.import_module(module)))
+    defined: set[str] = set()
+    asked: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        decorators = [d.func if isinstance(d, ast.Call) else d for d in node.decorator_list]
+        if any(ast.unparse(d) == "pytest.fixture" for d in decorators):
+            defined.add(node.name)
+            asked.update(a.arg for a in node.args.args)
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "getfixturevalue"
+                and isinstance(call.args[0], ast.Constant)
+            ):
+                asked.add(str(call.args[0].value))
+    return defined, asked
+
+
+def test_the_table_names_every_fixture_and_every_module_a_fixture_asks() -> None:
+    """Each module defines exactly the fixtures the table gives it, and every fixture its
+    fixtures ask for is its own, pytest's, or of a module registered with it."""
+    at_start = {key for key, entry in fixtures.MODULES.items() if entry.at_start}
+    for key, entry in fixtures.MODULES.items():
+        defined, asked = _fixtures_of(entry.module)
+        assert defined == set(entry.fixtures), entry.module
+        loaded_with = {m.rsplit(".", 1)[1] for m in fixtures.needed_by(entry.fixtures)}
+        reachable = set().union(*(fixtures.MODULES[k].fixtures for k in loaded_with | at_start))
+        assert asked - reachable <= PYTEST_FIXTURES, f"{key} asks for {asked - reachable}"
+    assert fixtures.needed_by(["target_url"]) == [
+        "pytest_pipeline.plugin.fixtures.aws",
+        "pytest_pipeline.plugin.fixtures.deploy",
+    ]
+    assert fixtures.needed_by(["tmp_path", "pipeline_run"]) == []
+
+
+PROBE = """
+import sys
+
+HEAVY = ("boto3", "requests", "numpy", "PIL", "cfnlint")
+
+
+def pytest_sessionfinish(session):
+    manager = session.config.pluginmanager
+    registered = sorted(
+        name.rsplit(".", 1)[1]
+        for name in {names}
+        if manager.has_plugin(name)
+    )
+    print("\\nregistered:", ",".join(registered))
+    print("imported:", ",".join(m for m in HEAVY if m in sys.modules))
+"""
+
+
+# Schemathesis's own pytest plugin imports requests (the project's addopts turn it off too).
+NO_SCHEMATHESIS = ("-p", "no:schemathesis")
+
+
+@pytest.fixture
+def probed(project: pytest.Pytester) -> pytest.Pytester:
+    """A project whose conftest prints the fixture modules registered and the heavy
+    libraries imported at the end of the session."""
+    project.makeconftest(PROBE.replace("{names}", repr(fixtures.every_module())))
+    return project
+
+
+def test_a_run_asking_for_no_pipeline_fixture_imports_no_heavy_library(
+    probed: pytest.Pytester,
+) -> None:
+    """Staged and unstaged tests without pipeline fixtures: options, markers, the run; no
+    boto3, requests, numpy, Pillow or cfn-lint, and only the cheap fixture modules."""
+    probed.makepyfile(
+        test_plain="""
+        import pytest
+
+        @pytest.mark.deploy
+        def test_staged():
+            pass
+
+        def test_unstaged(tmp_path):
+            pass
+        """
+    )
+    result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["registered: core,security", "imported: "])
+
+
+def test_a_fixture_asked_for_registers_its_module_after_collection(
+    probed: pytest.Pytester,
+) -> None:
+    """``pipeline_record`` registers the reporting fixtures (and nothing of AWS); a fixture
+    the test asks for through another module's fixture is found when the test is set up."""
+    probed.makepyfile(
+        test_recorded="""
+        def test_figure(pipeline_record, pipeline_run):
+            pipeline_record.figure("answer", 42)
+            assert pipeline_run.options.env == "dev"
+        """
+    )
+    result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["registered: core,reporting,security"])
+    assert "boto3" not in result.stdout.str().split("imported:")[1]
+
+
+def test_fixture_listings_show_every_fixture(project: pytest.Pytester) -> None:
+    """``pytest --fixtures`` lists the fixtures of every module, registered or not."""
+    result = project.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["*stack*", "*target_url*", "*pipeline_record*"])
