@@ -7,12 +7,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bandit.core import config as b_config
-from bandit.core import docs_utils
-from bandit.core import manager as b_manager
-
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.scanners import ScanContext, ScanOutcome
+
+with warnings.catch_warnings():
+    # bandit's plugin loader (it runs when its manager module is imported, and again for each
+    # manager) passes an argument stevedore deprecated; not our concern.
+    warnings.simplefilter("ignore")
+    from bandit.core import config as b_config
+    from bandit.core import docs_utils
+    from bandit.core import manager as b_manager
 
 SCANNER = "bandit"
 
@@ -59,9 +63,7 @@ def scan_code(
     # bandit logs every file at INFO through the root logger; keep the test output readable.
     logging.getLogger("bandit").setLevel(logging.WARNING)
     with warnings.catch_warnings():
-        # bandit's plugin loader passes an argument stevedore deprecated; not our concern.
-        warnings.simplefilter("ignore")
-
+        warnings.simplefilter("ignore")  # the plugin loader again (see the imports)
         mgr = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
     mgr.discover_files([str(target)], recursive=True)
     mgr.run_tests()
