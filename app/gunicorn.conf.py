@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
 import gunicorn.util
@@ -48,7 +49,7 @@ _ERROR_CODES = {
 }
 
 
-def _json_error(sock, status_int, reason, mesg):  # type: ignore[no-untyped-def]
+def _json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's answer to a request it cannot parse (framing, limits), in the contract's
     JSON error shape instead of its HTML page."""
     body = json.dumps(

@@ -91,7 +91,7 @@ def attribute(root: Path) -> None:
         "no:cacheprovider",
     ]
     subprocess.run(command, cwd=root, capture_output=True, check=False, env=ENVIRON)
-    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]  # undocumented
     total = max(entry[3] for entry in stats.values())
     hooks: dict[str, float] = {}
     imports: dict[str, float] = {}

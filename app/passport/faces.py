@@ -56,7 +56,7 @@ class FaceDetector:
     """A reusable detector; `detect` returns the relevant faces, largest first."""
 
     def __init__(self, cascade_path: Path | None = None) -> None:
-        folder = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+        folder = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]  # absent from OpenCV's stubs
         self.path = cascade_path or folder / CASCADE
         self._cascade = _load(str(self.path))
         self._verifier = _load(str(folder / VERIFY_CASCADE))

@@ -8,7 +8,7 @@ import re
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stdout` is at the time (it may be replaced after start)."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -50,11 +50,10 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_logging(level: int = logging.INFO) -> None:
     """Send the `passport` loggers to stdout as JSON (idempotent)."""
     logger = logging.getLogger("passport")
-    if any(getattr(h, "_passport", False) for h in logger.handlers):
+    if any(isinstance(h, _StdoutHandler) for h in logger.handlers):
         return
     handler = _StdoutHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    handler._passport = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

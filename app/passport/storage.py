@@ -154,7 +154,7 @@ def _client(service: str, region: str, probe: bool) -> Any:
     session = shared_session()
     with _SESSION_LOCK:  # client creation from a shared session is not thread-safe
         return session.client(
-            service,  # type: ignore[call-overload]
+            service,  # type: ignore[call-overload]  # the stubs' overloads take literal names
             region_name=region,
             config=_PROBE_CONFIG if probe else _CLIENT_CONFIG,
         )

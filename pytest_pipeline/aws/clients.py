@@ -167,7 +167,7 @@ class MotoServer:
             )
         finally:
             if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
+                log.close()  # type: ignore[union-attr]  # a file here: DEVNULL is an int
         self.pid = self._process.pid
 
     def stop(self) -> None:

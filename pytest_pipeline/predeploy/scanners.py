@@ -60,7 +60,7 @@ class ScanContext:
             "templates": (root / "infra" / "template.yaml",),
         }
         defaults.update(settings)
-        return cls(root=root, **defaults)  # type: ignore[arg-type]
+        return cls(root=root, **defaults)  # type: ignore[arg-type]  # settings are the caller's
 
 
 @dataclass

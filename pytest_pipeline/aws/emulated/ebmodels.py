@@ -491,6 +491,7 @@ class EmulatedEBBackend(EBBackend):
 
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
+        # moto's backend types it with its own FakeApplication; ours replaces that class
         self.applications: dict[str, EmulatedApplication] = {}  # type: ignore[assignment]
         self.events: list[EbEvent] = []
         self.terminated: list[EmulatedEnvironment] = []
@@ -567,7 +568,7 @@ class EmulatedEBBackend(EBBackend):
 
     # -- applications ----------------------------------------------------------------------
 
-    def create_application(  # type: ignore[override]
+    def create_application(  # type: ignore[override]  # moto's signature, our models
         self, application_name: str, description: str = ""
     ) -> EmulatedApplication:
         with self.lock:
@@ -703,7 +704,7 @@ class EmulatedEBBackend(EBBackend):
 
     # -- environments ----------------------------------------------------------------------
 
-    def create_environment(  # type: ignore[override]
+    def create_environment(  # type: ignore[override]  # moto's signature, our models
         self,
         application: str,
         name: str,

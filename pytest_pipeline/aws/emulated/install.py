@@ -33,7 +33,7 @@ def install(endpoint_url: str | None = None) -> None:
         if _installed:
             return
 
-        eb_models.eb_backends = emulated_eb_backends  # type: ignore[assignment]
+        eb_models.eb_backends = emulated_eb_backends  # type: ignore[assignment]  # our backend class
         eb_urls.url_paths = ebresponses.url_paths
         assert cfnmodels.MODELS  # imported: the subclasses exist now
         for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
