@@ -48,10 +48,15 @@ def test_the_table_names_every_fixture_and_every_module_a_fixture_asks() -> None
         loaded_with = {m.rsplit(".", 1)[1] for m in fixtures.needed_by(entry.fixtures)}
         reachable = set().union(*(fixtures.MODULES[k].fixtures for k in loaded_with | at_start))
         assert asked - reachable <= PYTEST_FIXTURES, f"{key} asks for {asked - reachable}"
-    assert fixtures.needed_by(["target_url"]) == [
+    together = [
+        "pytest_pipeline.plugin.fixtures.reporting",
         "pytest_pipeline.plugin.fixtures.aws",
         "pytest_pipeline.plugin.fixtures.deploy",
+        "pytest_pipeline.plugin.fixtures.service",
     ]
+    assert fixtures.needed_by(["target_url"]) == together
+    assert fixtures.needed_by(["stack"]) == together
+    assert fixtures.needed_by(["pipeline_record"]) == together[:1]
     assert fixtures.needed_by(["tmp_path", "pipeline_run"]) == []
 
 
