@@ -55,11 +55,11 @@ def settings_of(run: PipelineRun) -> rollback.RollbackSettings:
 
     options = run.options
     return rollback.RollbackSettings(
-        environment=str(options.get("env")),
-        enabled=bool(run.config.rollback_enabled),
-        on_failure=bool(options.get("rollback-on-failure")),
-        rollback_on=tuple(options.get("rollback-on") or ()),
-        alert_only=tuple(options.get("alert-only") or ()),
+        environment=options.env,
+        enabled=options.rollback_enabled,
+        on_failure=options.rollback_on_failure,
+        rollback_on=options.rollback_on,
+        alert_only=options.alert_only,
     )
 
 
@@ -154,7 +154,7 @@ class RollbackPlugin:
                     decision,
                     target,
                     environment=settings.environment,
-                    verify_timeout=float(self.run.options.get("health-timeout")),
+                    verify_timeout=self.run.options.health_timeout,
                 )
             finally:
                 target.close()
@@ -182,7 +182,7 @@ class RollbackPlugin:
             own = None
         if own is not None and own.rstrip("/") == tested.rstrip("/"):
             return None
-        env = str(self.run.options.get("env"))
+        env = self.run.options.env
         return rollback.Outcome(
             rollback.OutcomeStatus.REFUSED,
             env,
@@ -211,7 +211,7 @@ class RollbackPlugin:
                 app_env = app_environment(outputs, ctx.env())
             else:
                 app_env = serving_environment(LocalTarget(root, options.env))
-            timeout = float(options.get("deploy-timeout"))
+            timeout = options.deploy_timeout
             return LocalTarget(root, options.env, app_env, health_timeout=timeout)
 
         def no_moto() -> str:
@@ -227,7 +227,7 @@ class RollbackPlugin:
                 options.aws_backend,
                 options.aws_endpoint_url,
                 options.aws_region,
-                source=options.source("aws-backend"),
+                source=options.source("aws_backend"),
                 start_moto=no_moto,
             )
         )
@@ -238,11 +238,11 @@ class RollbackPlugin:
             ctx=ctx,
             aws_env=ctx.env(),
             outputs=outputs,
-            timeout=float(options.get("deploy-timeout")),
-            strategy=str(options.get("eb-strategy")),
+            timeout=options.deploy_timeout,
+            strategy=options.eb_strategy,
             rollback_enabled=False,
-            eb_application=options.get("eb-application"),
-            eb_environment=options.get("eb-environment"),
+            eb_application=options.eb_application,
+            eb_environment=options.eb_environment,
         )
 
     def notify(self) -> None:
@@ -256,7 +256,7 @@ class RollbackPlugin:
         subject, text = self.message()
         payload: dict[str, Any] = {
             "status": "rollback" if self.outcome else "alert",
-            "environment": str(self.run.options.get("env")),
+            "environment": self.run.options.env,
             "run_id": self.run.run_id,
             "rollback": {
                 "decision": decision.to_dict(),
@@ -265,12 +265,12 @@ class RollbackPlugin:
         }
         sns_client, topic = self._sns()
         results = monitoring.notify(
-            self.run.config.notification_channels,
+            self.run.options.notification_channels,
             subject,
             text,
             sns_client=sns_client,
             topic_arn=topic,
-            webhook_url=self.run.options.get("webhook-url"),
+            webhook_url=self.run.options.webhook_url,
             payload=payload,
         )
         self.notified = [
@@ -280,7 +280,7 @@ class RollbackPlugin:
 
     def _sns(self) -> tuple[Any, str | None]:
         infra = self._infrastructure()
-        if "sns" not in self.run.config.notification_channels or infra is None:
+        if "sns" not in self.run.options.notification_channels or infra is None:
             return None, None
         topic = infra.outputs.get("NotificationTopicArn")
         try:
@@ -301,7 +301,7 @@ class RollbackPlugin:
         """The notification's subject and text."""
         from pytest_pipeline.deploy import rollback
 
-        env = str(self.run.options.get("env"))
+        env = self.run.options.env
         decision, outcome = self.decision, self.outcome
         assert decision is not None
         if outcome is None:

@@ -98,14 +98,14 @@ def test_hello(target_url):
 
 
 @pytest.mark.postdeploy
-def test_latency(target_url, pipeline_options):
+def test_latency(target_url, pipeline_settings):
     timings = []
     for _ in range(20):
         began = time.perf_counter()
         requests.get(target_url + "/hello", timeout=5)
         timings.append((time.perf_counter() - began) * 1000)
     p95 = sorted(timings)[18]
-    for text in pipeline_options.get("threshold"):
+    for text in pipeline_settings.threshold:
         threshold = parse_threshold(text)
         if threshold.metric == "p95":
             assert threshold.holds(p95), f"p95 {p95:.1f} ms breaks {threshold.text}"
