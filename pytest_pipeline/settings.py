@@ -321,14 +321,14 @@ class PipelineSettings:
         if self.max_instances < self.min_instances:
             raise SettingError(
                 "max-instances",
-                self.sources["max-instances"],
+                self.source("max_instances"),
                 f"must be >= min-instances ({self.min_instances}), got {self.max_instances} "
-                f"(min-instances from {self.sources['min-instances']})",
+                f"(min-instances from {self.source('min_instances')})",
             )
         if not self.notification_channels:
             raise SettingError(
                 "notification-channels",
-                self.sources["notification-channels"],
+                self.source("notification_channels"),
                 "needs at least one channel",
             )
 
