@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
@@ -97,8 +98,10 @@ def _declare(
     area: str = "core",
 ) -> Any:
     """A field of :class:`PipelineSettings` declaring one setting (see :class:`Setting`; the
-    setting's name is the field's, with dashes). The field has no dataclass default: every
-    value comes from :meth:`PipelineSettings.resolve`, which applies ``default``."""
+    setting's name is the field's, with dashes; ``choices`` limits the items of a ``list``, a
+    ``choice`` setting takes its choices from its ``Literal`` annotation). The field has no
+    dataclass default: every value comes from :meth:`PipelineSettings.resolve`, which applies
+    ``default``."""
     spec = {
         "kind": kind,
         "default": default,
@@ -121,20 +124,18 @@ class PipelineSettings:
 
     # fmt: off
     # -- core ----------------------------------------------------------------------------------
-    env: str = _declare("choice", "dev", "pipeline environment", ("dev", "staging", "prod"))
+    env: Literal["dev", "staging", "prod"] = _declare("choice", "dev", "pipeline environment")
     target_url: str | None = _declare("url", None, "test an already running service at this URL")
-    aws_backend: str = _declare("choice", "auto",
-        "auto (real AWS when credentials exist, else moto), moto, endpoint or aws",
-        ("auto", "moto", "endpoint", "aws"))
+    aws_backend: Literal["auto", "moto", "endpoint", "aws"] = _declare("choice", "auto",
+        "auto (real AWS when credentials exist, else moto), moto, endpoint or aws")
     aws_endpoint_url: str | None = _declare("url", None, "AWS endpoint for --aws-backend=endpoint")
     aws_region: str = _declare("str", "us-east-1", "AWS region", validate=_REGION)
     stack_name: str = _declare("str", "passport-photo-{env}",
         "CloudFormation stack name ({env} is replaced by the environment)", validate=_STACK)
-    deploy_target: str = _declare("choice", "local", "where the service is deployed",
-        ("local", "elasticbeanstalk"))
-    teardown: str = _declare("choice", "always",
-        "remove the stack and deployment at the end: always, on-success or never",
-        ("always", "on-success", "never"))
+    deploy_target: Literal["local", "elasticbeanstalk"] = _declare("choice", "local",
+        "where the service is deployed")
+    teardown: Literal["always", "on-success", "never"] = _declare("choice", "always",
+        "remove the stack and deployment at the end: always, on-success or never")
     no_gate: bool = _declare("bool", False, "run later stages even when an earlier stage failed")
     vuln_db: Path | None = _declare("path", None,
         "offline OSV vulnerability database (a directory)", must_exist=True)
@@ -169,8 +170,8 @@ class PipelineSettings:
         validate=positive, area="deploy")
     bundle_retention: int = _declare("int", 10, "application versions to keep",
         validate=at_least(1), area="deploy")
-    eb_strategy: str = _declare("choice", "update", "Elastic Beanstalk deployment: update or swap",
-        ("update", "swap"), area="deploy")
+    eb_strategy: Literal["update", "swap"] = _declare("choice", "update",
+        "Elastic Beanstalk deployment: update or swap", area="deploy")
     eb_application: str | None = _declare("str", None, "Elastic Beanstalk application name",
         area="deploy")
     eb_environment: str | None = _declare("str", None, "Elastic Beanstalk environment name",
@@ -181,8 +182,8 @@ class PipelineSettings:
         area="predeploy")
     waivers: Path = _declare("path", "pipeline-waivers.toml", "accepted findings with expiry dates",
         area="predeploy")
-    bandit_severity: str = _declare("choice", "medium", "lowest bandit severity that fails",
-        ("low", "medium", "high"), area="predeploy")
+    bandit_severity: Literal["low", "medium", "high"] = _declare("choice", "medium",
+        "lowest bandit severity that fails", area="predeploy")
     secrets_baseline: Path = _declare("path", ".secrets.baseline", "detect-secrets baseline",
         area="predeploy")
     # -- postdeploy ----------------------------------------------------------------------------
@@ -404,11 +405,22 @@ class PipelineSettings:
         return cls.from_dict(data)
 
 
-SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(item.name.replace("_", "-"), **item.metadata[_SPEC])
-    for item in fields(PipelineSettings)
-    if _SPEC in item.metadata
-)
+def _declared() -> tuple[Setting, ...]:
+    """The settings the fields of :class:`PipelineSettings` declare; a ``choice`` setting's
+    choices are the values of its ``Literal`` annotation."""
+    hints = typing.get_type_hints(PipelineSettings)
+    specs: list[Setting] = []
+    for item in fields(PipelineSettings):
+        if _SPEC not in item.metadata:
+            continue
+        declared = dict(item.metadata[_SPEC])
+        if declared["kind"] == "choice":
+            declared["choices"] = typing.get_args(hints[item.name])
+        specs.append(Setting(item.name.replace("_", "-"), **declared))
+    return tuple(specs)
+
+
+SETTINGS: tuple[Setting, ...] = _declared()
 """Every declared setting, in declaration order (read from :class:`PipelineSettings`)."""
 
 _BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})

@@ -104,7 +104,8 @@ def test_setting_declarations_are_consistent() -> None:
         setting("aws-regio")
 
 
-# What mypy is told each kind parses to (the parsers in settingkinds return these types).
+# What mypy is told each kind parses to (the parsers in settingkinds return these types; a
+# choice is a Literal of its choices).
 KIND_TYPES = {
     "str": str,
     "int": int,
@@ -126,6 +127,9 @@ def test_the_settings_object_declares_exactly_the_settings_with_their_types() ->
     assert list(typing.get_args(SettingName)) == [spec.attr for spec in SETTINGS]
     for spec in SETTINGS:
         expected: object = KIND_TYPES[spec.kind]
+        if spec.kind == "choice":  # its choices are the values of its Literal annotation
+            assert spec.choices and spec.default in spec.choices, spec.name
+            expected = typing.Literal[spec.choices]
         if spec.default is None:
             expected = expected | None  # type: ignore[operator]
         assert hints[spec.attr] == expected, (spec.name, hints[spec.attr], expected)
