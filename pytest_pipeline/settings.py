@@ -12,9 +12,10 @@ min-instances) and a lossless JSON round trip (:meth:`PipelineSettings.to_json`)
 
 The dataclass is the declaration, not a copy of it: :data:`SETTINGS` (the :class:`Setting`
 specs the flags, variables, README table and parsers use) is read from its fields, so the
-typed attributes and the declared settings cannot drift apart; a test holds each field's
-annotation to its kind. :data:`SettingName` (the attribute names, for ``source()``) is the
-one list written twice; the same test checks it.
+typed attributes and the declared settings cannot drift apart (a ``choice`` setting's
+choices are its ``Literal`` annotation's values); a test holds each field's annotation to
+its kind. :data:`SettingName` (the attribute names, for ``source()``) is the one list
+written twice; the same test checks it.
 
 This module does not import pytest at module level so that scripts can resolve settings
 too (``PipelineSettings.resolve``); ``from_config`` and ``add_options`` take pytest objects.
