@@ -96,8 +96,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("aws-region", "str", "us-east-1", "AWS region", validate=_REGION),
     Setting("stack-name", "str", "passport-photo-{env}",
             "CloudFormation stack name ({env} is replaced by the environment)", validate=_STACK),
-    Setting("deploy-target", "choice", "local", "where the service is deployed",
-            ("local", "elasticbeanstalk")),
+    Setting("deploy-target", "choice", "elasticbeanstalk",
+            "where the service is deployed: Elastic Beanstalk (emulated on the embedded "
+            "backend); local is a name for the emulated one only",
+            ("elasticbeanstalk", "local")),
     Setting("teardown", "choice", "always",
             "remove the stack and deployment at the end: always, on-success or never",
             ("always", "on-success", "never")),

@@ -38,7 +38,7 @@ def deployed(
     label: str = "v2", previous: str | None = "v1", status: str = "deployed"
 ) -> DeploymentMetadata:
     return DeploymentMetadata(
-        "staging", label, "local", DeploymentStatus(status), previous_version=previous
+        "staging", label, "elasticbeanstalk", DeploymentStatus(status), previous_version=previous
     )
 
 
@@ -131,7 +131,9 @@ def test_separate_job_refuses_clearly_when_there_is_nothing_to_roll_back_to() ->
     target = FakeTarget(["v1"], "v1", None)
     outcome = execute(decision, target, environment="prod", sleep=no_sleep)
     assert outcome.status is OutcomeStatus.REFUSED and target.rollbacks == []
-    assert outcome.message.startswith("nothing to roll back to: local environment prod has no")
+    assert outcome.message.startswith(
+        "nothing to roll back to: elasticbeanstalk environment prod has no"
+    )
     assert "v1 keeps serving" in outcome.message
 
 
