@@ -144,17 +144,26 @@ def elasticbeanstalk(app: Path, work: Path, tiny: bool) -> int:
             )
             ok = ok and (poller.failed > 0 if policy == "AllAtOnce" else poller.failed == 0)
         bundle = publish()
-        url = target().url
+        url, before = target().url, target().inventory()
         took, poller = during(url, lambda: target("swap").deploy(bundle))
+        after = target().inventory()
         print(
-            f"elasticbeanstalk swap (clone, CNAME swap, terminate old): {took:.2f} s, failed "
-            f"requests {poller.failed} of {poller.sent} (target 0)"
+            "elasticbeanstalk swap (clone, swap, deploy to the stack's environment, swap back, "
+            f"terminate the clone): {took:.2f} s, failed requests {poller.failed} of "
+            f"{poller.sent} (target 0); environments before {before}, after {after}"
         )
-        ok = ok and poller.failed == 0
+        ok = ok and poller.failed == 0 and before == after
         eb.describe_environments()  # the server answers after all of it
         from pytest_pipeline.aws.stacks import delete
 
         delete(ctx, "bench", 120)
+        left = [
+            e["EnvironmentName"]
+            for e in eb.describe_environments(IncludeDeleted=False)["Environments"]
+            if e["Status"] != "Terminated"
+        ]
+        print(f"environments left after deleting the stack: {left} (target none)")
+        ok = ok and not left
     return 0 if ok else 1
 
 

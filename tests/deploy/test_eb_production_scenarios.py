@@ -101,7 +101,7 @@ def test_the_drill_runs_on_a_throwaway_clone_and_the_serving_environment_never_f
             ApplicationName=eb.application, EnvironmentName=clone.environment
         )["ConfigurationSettings"][0]["OptionSettings"]
         assert {"Namespace": "aws:elasticbeanstalk:application:environment",
-                "OptionName": "TABLE_NAME", "Value": "table"} in options  # fmt: skip
+                "OptionName": "TABLE_NAME", "Value": "photos"} in options  # fmt: skip
         with pytest.raises(DeployError) as failure:
             clone.deploy(broken)
         assert failure.value.metadata is not None

@@ -6,6 +6,8 @@ Beanstalk application and environment, deploy and postdeploy tests, and a webhoo
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 import sys
 import threading
@@ -141,11 +143,17 @@ class Webhook:
 
 
 def serve_aws() -> tuple[subprocess.Popen[str], str]:
-    """``pytest-pipeline serve-aws`` on a free port: the process and its endpoint URL."""
+    """``pytest-pipeline serve-aws`` on a free port: the process and its endpoint URL.
+
+    Its environments' virtualenvs come from the user's cache (pytester points HOME at the
+    test's folder, where every test would build them again)."""
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    cache = os.environ.get("PIPELINE_EB_CACHE") or str(home / ".cache/pytest-pipeline/eb-venvs")
     server = subprocess.Popen(
         [sys.executable, "-m", "pytest_pipeline.aws.emulated.server"],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PIPELINE_EB_CACHE": cache},
     )
     assert server.stdout is not None
     return server, server.stdout.readline().strip()

@@ -140,3 +140,21 @@ def test_disabled_then_separate_job_then_alert_only(project: Project) -> None:
         ]
     )
     assert project.webhook.subjects()[-1] == "pipeline staging: ALERT, no rollback"
+
+
+def test_a_missing_requirement_fails_the_deploy_stage_and_the_serving_version_stays(
+    project: Project,
+) -> None:
+    """Elastic Beanstalk installs the bundle's requirements.txt, not the developer's
+    virtualenv: a package the app imports but the file lacks fails the deploy stage with that
+    reason, and the version serving before keeps serving."""
+    v1 = project.deploy_baseline("staging-baseline-1")
+    (project.app / "requirements.txt").write_text("gunicorn\n")  # flask is missing
+    result = project.run("--env", "staging")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*No module named 'flask'*", "deploy * failed *"], consecutive=False
+    )
+    record = project.record()
+    assert record["status"] in ("failed", "rolled_back") and record["version_label"] != v1
+    assert serving(project) == (v1, v1)
