@@ -124,14 +124,18 @@ def test_disabled_then_separate_job_then_alert_only(project: Project) -> None:
     )
     job.stdout.fnmatch_lines([f"ROLLED BACK: staging rolled back from {v2} to {v1}*"])
 
-    # a threshold breach configured alert-only: an alert, no rollback
+    # a threshold breach configured alert-only: an alert, no rollback (deployed blue/green:
+    # afterwards the stack's environment serves v3 and no clone is left)
     project.set_broken(False)
+    url = project.environment().url
     alert = project.run(
-        "--env", "staging", "--threshold", "p95<1ms", "--alert-only", "*test_latency*"
+        *("--env", "staging", "--threshold", "p95<1ms", "--alert-only", "*test_latency*"),
+        *("--eb-strategy", "swap"),
     )
     alert.assert_outcomes(passed=2, failed=1, skipped=1)
     v3 = label_of(project)
-    assert serving(project) == (v3, v3)
+    assert serving(project) == (v3, v3) and project.environment().url == url
+    assert project.environment().inventory() == ["tiny-staging-env:Ready"]
     assert project.record()["status"] == "deployed"
     alert.stdout.fnmatch_lines(
         [
