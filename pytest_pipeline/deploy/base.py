@@ -1,4 +1,5 @@
-"""The deploy-target protocol both targets implement, and the error every deploy failure raises."""
+"""The deploy-target protocol (what the suites see of a deployment) and the error every
+deploy failure raises."""
 
 from __future__ import annotations
 

@@ -18,8 +18,6 @@ from pytest_pipeline.runtime import vcs
 
 log = logging.getLogger(__name__)
 
-LOCAL_ROOT = ".pipeline"
-
 
 def git_commit(root: Path) -> str:
     """The commit under test (:func:`pytest_pipeline.runtime.vcs.git_commit`), else ``nocommit``."""
