@@ -32,7 +32,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
-from pytest_pipeline.deploy.base import DeployError, deployed, event, rolled_back
+from pytest_pipeline.deploy.base import DRILL_MARK, DeployError, deployed, event, rolled_back
 from pytest_pipeline.deploy.ebpoll import EbPoller, Failed, platform_event
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
 from pytest_pipeline.retry import Backoff
@@ -57,10 +57,6 @@ def health_reports(url: str, label: str) -> str | None:
     if response.status_code != 200 or version != label:
         return f"GET {url}/health answered {response.status_code} with version {version!r}"
     return None
-
-
-DRILL_MARK = "-broken-"
-"""In the label of a rollback drill's deliberately broken version."""
 
 
 def drill_label(label: str) -> str:
@@ -155,7 +151,7 @@ class ElasticBeanstalkTarget:
             return self._previous
         current = self.current_version()
         for label in reversed(self.versions()):
-            if label != current:
+            if label != current and DRILL_MARK not in label:
                 return label
         return None
 

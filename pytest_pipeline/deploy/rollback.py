@@ -26,7 +26,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pytest_pipeline.deploy.base import DeployError, DeployTarget, event
+from pytest_pipeline.deploy.base import DRILL_MARK, DeployError, DeployTarget, event
 from pytest_pipeline.models import (
     DeploymentEvent,
     DeploymentMetadata,
@@ -281,9 +281,10 @@ class Outcome:
 def previous_label(target: DeployTarget) -> str | None:
     """The version to restore when this run deployed nothing: Elastic Beanstalk keeps no
     deployment history, so it is the application version created just before the serving
-    one. None when there is none (or it is the serving one)."""
+    one, never a rollback drill's broken version. None when there is none (or it is the
+    serving one)."""
     current = target.current_version()
-    versions = target.versions()
+    versions = [label for label in target.versions() if DRILL_MARK not in label]
     position = versions.index(current) if current in versions else -1
     previous = versions[position - 1] if position > 0 else None
     return previous if previous and previous != current else None

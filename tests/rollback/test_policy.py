@@ -143,6 +143,8 @@ def test_previous_label_of_elastic_beanstalk_is_the_version_before_the_serving_o
     assert previous_label(target) == "v1"
     assert previous_label(FakeTarget(["v2"], "v2", name="elasticbeanstalk")) is None
     assert previous_label(FakeTarget(["v1", "v2"], "v2", "v1")) == "v1"
+    # a drill's broken version left between them (a killed run) is never restored
+    assert previous_label(FakeTarget(["v1", "v1-broken-120000", "v2"], "v2", None)) == "v1"
 
 
 def test_a_failing_rollback_is_rollback_failed_with_events_and_what_to_do() -> None:
