@@ -133,8 +133,9 @@ class PipelineSettings:
     aws_region: str = _declare("str", "us-east-1", "AWS region", validate=_REGION)
     stack_name: str = _declare("str", "passport-photo-{env}",
         "CloudFormation stack name ({env} is replaced by the environment)", validate=_STACK)
-    deploy_target: Literal["local", "elasticbeanstalk"] = _declare("choice", "local",
-        "where the service is deployed")
+    deploy_target: Literal["elasticbeanstalk", "local"] = _declare("choice", "elasticbeanstalk",
+        "where the service is deployed: Elastic Beanstalk (emulated on the embedded backend); "
+        "local is a name for the emulated one only")
     teardown: Literal["always", "on-success", "never"] = _declare("choice", "always",
         "remove the stack and deployment at the end: always, on-success or never")
     no_gate: bool = _declare("bool", False, "run later stages even when an earlier stage failed")

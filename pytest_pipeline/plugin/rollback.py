@@ -36,8 +36,10 @@ log = logging.getLogger("pytest_pipeline.deploy.rollback")
 
 PLUGIN_NAME = "pipeline-rollback"
 RECORD_KIND = "rollback"
-# What a restarted local version needs from the environment of the serving one.
-_APP_ENV_PREFIXES = ("AWS_",)
+
+
+class NoEnvironment(Exception):
+    """A separate job cannot reach any environment that could serve its tested URL."""
 
 
 def configure(config: pytest.Config, run: PipelineRun) -> RollbackPlugin:
@@ -136,6 +138,15 @@ class RollbackPlugin:
             return
         try:
             target = self.target()
+        except NoEnvironment as error:
+            outcome = rollback.Outcome(
+                rollback.OutcomeStatus.REFUSED,
+                settings.environment,
+                self.run.options.deploy_target,
+                str(error),
+                remediation="run the job against the AWS that serves the environment "
+                "(--aws-backend endpoint --aws-endpoint-url URL, or real AWS)",
+            )
         except Exception as error:
             outcome = rollback.Outcome(
                 rollback.OutcomeStatus.ROLLBACK_FAILED,
@@ -170,11 +181,11 @@ class RollbackPlugin:
     def _other_environment(
         self, target: Any, decision: rollback.Decision
     ) -> rollback.Outcome | None:
-        """A refusal when a separate job tested a URL that is not the local environment's."""
+        """A refusal when a separate job tested a URL that its environment does not serve."""
         from pytest_pipeline.deploy import rollback
 
         tested = self.run.options.target_url
-        if decision.deployed_this_run or not tested or target.name != "local":
+        if decision.deployed_this_run or not tested:
             return None
         try:
             own: str | None = target.url
@@ -186,38 +197,32 @@ class RollbackPlugin:
         return rollback.Outcome(
             rollback.OutcomeStatus.REFUSED,
             env,
-            "local",
-            f"nothing to roll back to: the tested URL {tested} is not served by local "
-            f"environment {env} ({own or 'not running'}); it was left alone",
+            target.name,
+            f"nothing to roll back to: the tested URL {tested} is not served by "
+            f"{target.name} environment {env} ({own or 'not running'}); it was left alone",
             remediation="pass the --env whose environment serves that URL, or roll it back "
             "where it was deployed",
         )
 
     def target(self) -> Any:
         """A deploy target attached to this run's environment, rebuilt from the run's records
-        (the AWS backend and the stack's outputs) or, in a separate job, from the settings."""
-        from pytest_pipeline.aws.clients import AwsBackendError, resolve_context
-        from pytest_pipeline.deploy.local import LocalTarget, app_environment
-        from pytest_pipeline.deploy.resources import LOCAL_ROOT, make_target
+        (the AWS backend and the stack's outputs) or, in a separate job, from the settings.
+
+        Raises :class:`NoEnvironment` for a separate job on a new embedded backend (it starts
+        empty: no environment can serve the tested URL there)."""
+        from pytest_pipeline.aws.clients import resolve_context
+        from pytest_pipeline.deploy.resources import make_target
 
         options = self.run.options
         aws = self.run.recorded("aws")
         infra = self._infrastructure()
         outputs = dict(infra.outputs) if infra else {}
-        if options.deploy_target == "local":
-            root = options.rootdir / LOCAL_ROOT
-            if aws is not None:
-                ctx = _recorded_context(aws)
-                app_env = app_environment(outputs, ctx.env())
-            else:
-                app_env = serving_environment(LocalTarget(root, options.env))
-            timeout = options.deploy_timeout
-            return LocalTarget(root, options.env, app_env, health_timeout=timeout)
 
         def no_moto() -> str:
-            raise AwsBackendError(
-                "rolling back Elastic Beanstalk needs real AWS or --aws-endpoint-url; the "
-                "embedded moto server has no Elastic Beanstalk environment"
+            raise NoEnvironment(
+                f"nothing to roll back to: the tested URL {options.target_url} is not served by "
+                f"{options.deploy_target} environment {options.env} (a new embedded "
+                "backend has no environments); it was left alone"
             )
 
         ctx = (
@@ -390,25 +395,3 @@ def _recorded_context(aws: dict[str, Any]) -> Any:
         source="run record",
         max_attempts=2,
     )
-
-
-def serving_environment(target: Any) -> dict[str, str]:
-    """The stack outputs and AWS settings the serving local version runs with, so the version
-    restored by a separate job gets the same configuration (empty when nothing serves)."""
-    import psutil
-
-    from pytest_pipeline.deploy.local import OUTPUT_ENV
-
-    wanted = set(OUTPUT_ENV.values())
-    for pid in target.serving_pids()[:1]:
-        try:
-            environ = psutil.Process(pid).environ()
-        except psutil.Error as error:
-            log.warning("cannot read the environment of PID %s: %s", pid, error)
-            return {}
-        return {
-            key: value
-            for key, value in environ.items()
-            if key in wanted or key.startswith(_APP_ENV_PREFIXES)
-        }
-    return {}
