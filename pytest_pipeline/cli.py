@@ -14,13 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_pipeline.settings import (
-    SETTINGS,
-    PipelineOptions,
-    SettingError,
-    did_you_mean,
-    read_table,
-)
+from pytest_pipeline.settingkinds import SettingError, did_you_mean, read_table
+from pytest_pipeline.settings import SETTINGS, PipelineSettings
 from pytest_pipeline.stages import Stage
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -80,7 +75,7 @@ def show_settings(argv: list[str]) -> int:
         return 0
     rootdir = Path(argv[0]) if argv else Path.cwd()
     try:
-        options = PipelineOptions.resolve(
+        options = PipelineSettings.resolve(
             environ=os.environ, table=read_table(rootdir / "pyproject.toml"), rootdir=rootdir
         )
     except SettingError as error:

@@ -11,6 +11,7 @@ from pytest_pipeline.plugin import collection, fixtures, reporting, rollback
 from pytest_pipeline.plugin.run import RUN_KEY, PipelineRun
 from pytest_pipeline.plugin.xdist import WorkerGate, XdistController
 from pytest_pipeline.reporting.redact import redact
+from pytest_pipeline.settingkinds import SettingError
 
 
 def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> None:
@@ -43,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(misread)
     try:
         run = PipelineRun.start(config)
-    except settings.SettingError as error:
+    except SettingError as error:
         if config.option.help or config.option.version:
             return  # let --help and --version work in a misconfigured project
         raise pytest.UsageError(str(error)) from None

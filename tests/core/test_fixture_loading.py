@@ -131,6 +131,9 @@ def test_a_fixture_asked_for_registers_its_module_after_collection(
 
 
 def test_fixture_listings_show_every_fixture(project: pytest.Pytester) -> None:
-    """``pytest --fixtures`` lists the fixtures of every module, registered or not."""
-    result = project.runpytest("--fixtures")
+    """``pytest --fixtures`` lists the fixtures of every module, registered or not.
+
+    In a subprocess: an in-process run would import cfn-lint and boto3 into this process only
+    for pytester to drop them from ``sys.modules`` afterwards, which cfn-lint does not survive."""
+    result = project.runpytest_subprocess("--fixtures", *NO_SCHEMATHESIS)
     result.stdout.fnmatch_lines(["*stack*", "*target_url*", "*pipeline_record*"])
