@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pytest_pipeline.plugin import fixtures
+
 pytest_plugins = ["pytester"]
+
+# A pytester run in this process drops from sys.modules whatever it imported, and numpy refuses
+# a second import in one process (cfn-lint's parser does not survive one either). A run
+# imports the fixture modules with those libraries when its tests ask for their fixtures: they
+# are imported here once, so every in-process run finds them loaded.
+for _module in fixtures.every_module():
+    importlib.import_module(_module)
 
 # What makes boto3 find credentials (and so the ``auto`` backend choose real AWS).
 _AWS_CREDENTIAL_VARIABLES = (
