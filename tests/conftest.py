@@ -16,7 +16,9 @@ pytest_plugins = ["pytester"]
 # A pytester run in this process drops from sys.modules whatever it imported, and numpy refuses
 # a second import in one process (cfn-lint's parser does not survive one either). A run
 # imports the fixture modules with those libraries when its tests ask for their fixtures: they
-# are imported here once, so every in-process run finds them loaded.
+# are imported here once (through pytest's assertion rewriting, as a run imports them), so every
+# in-process run finds them loaded.
+pytest.register_assert_rewrite(*fixtures.every_module())
 for _module in fixtures.every_module():
     importlib.import_module(_module)
 
