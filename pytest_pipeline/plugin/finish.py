@@ -26,8 +26,8 @@ import pytest
 from pytest_pipeline.plugin.run import PipelineRun
 
 
-def finish_run(session: pytest.Session, run: PipelineRun) -> None:
-    """End ``run`` (the session ended with ``session.exitstatus``), in the order above."""
+def finish_run(session: pytest.Session, run: PipelineRun, exitstatus: int) -> None:
+    """End ``run`` (pytest ended its tests with ``exitstatus``), in the order above."""
     problems: list[str] = []
 
     def step(name: str, action: Callable[[], object]) -> None:
@@ -36,11 +36,9 @@ def finish_run(session: pytest.Session, run: PipelineRun) -> None:
         except Exception as error:  # one step failing must not skip the later ones
             problems.append(f"pipeline end of run: {name} failed: {type(error).__name__}: {error}")
 
-    run.end(session.exitstatus)
+    run.end(exitstatus)
     if run.owns_run:
-        hook = session.config.hook
-        for summary in run.stage_summary():
-            hook.pytest_pipeline_stage_finished(run=run, summary=summary)
+        step("stage summaries", lambda: stages_finished(session.config, run))
         rollback, reporting = run.rollback, run.reporting
         if rollback is not None:
             step("rollback", rollback.roll_back)
@@ -50,7 +48,7 @@ def finish_run(session: pytest.Session, run: PipelineRun) -> None:
         if rollback is not None:
             step("rollback notification", rollback.notify)
         if reporting is not None:
-            reporting.log_finished()
+            step("last log line", reporting.log_finished)
     problems += run.teardown()
 
     for problem in problems:
@@ -59,3 +57,9 @@ def finish_run(session: pytest.Session, run: PipelineRun) -> None:
     rolled_back = run.rollback is not None and run.rollback.fails_run
     if (run.end_problems or rolled_back) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def stages_finished(config: pytest.Config, run: PipelineRun) -> None:
+    """``pytest_pipeline_stage_finished`` for each stage that had tests, in pipeline order."""
+    for summary in run.stage_summary():
+        config.hook.pytest_pipeline_stage_finished(run=run, summary=summary)

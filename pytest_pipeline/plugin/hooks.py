@@ -105,10 +105,10 @@ def pytest_terminal_summary(
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The end of the run: rollback, record, notifications, teardown (plugin/finish.py)."""
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         from pytest_pipeline.plugin.finish import finish_run
 
-        finish_run(session, run)
+        finish_run(session, run, exitstatus)
