@@ -352,9 +352,8 @@ class PipelineRun:
         controller all see the labelled, redacted report: label it with the test's stage
         (and, when it failed, the test's markers: the rollback policy matches them), let
         reporting redact it and attach its extras, let a failure reach the gate, and keep the
-        report. Results
-        are worked out from the kept reports in batches (:attr:`results`): per report this
-        stays a few dictionary operations.
+        report. Results are worked out from the kept reports in batches (:attr:`results`):
+        per report this stays a few dictionary operations.
         """
         nodeid = report.nodeid
         entry = self._items.get(nodeid)
