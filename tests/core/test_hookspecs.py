@@ -36,7 +36,10 @@ def pytest_pipeline_run_recorded(run, record, path, summary):
 
 
 def pytest_unconfigure(config):
-    Path(config.rootpath, "calls.json").write_text(json.dumps(CALLS))
+    from pytest_pipeline.plugin.run import get_run
+
+    name = f"calls-{get_run(config).worker_id}.json"
+    Path(config.rootpath, name).write_text(json.dumps(CALLS))
 """
 
 TESTS = {
@@ -46,47 +49,66 @@ TESTS = {
 }
 
 
-def test_a_conftest_sees_stages_results_the_rollback_decision_and_the_record(
-    project: pytest.Pytester,
-) -> None:
+LINT = "suites/predeploy/test_lint.py::test_lint"
+STACK = "suites/infra/test_stack.py::test_stack"
+BUNDLE = "suites/deploy/test_bundle.py::test_bundle"
+RESULTS = [
+    ["test_result", LINT, "predeploy", "passed", False],
+    ["test_result", STACK, "infra", "failed", False],
+    ["test_result", BUNDLE, "deploy", "skipped", True],
+]
+END = [
+    ["stage_finished", "predeploy", "passed", {"passed": 1}, 0, ""],
+    ["stage_finished", "infra", "failed", {"failed": 1}, 0, f"{STACK}: RuntimeError: stack broke"],
+    ["stage_finished", "deploy", "halted", {"skipped": 1}, 1, ""],
+    ["rollback_decided", "none", ["no failure of a test matching rollback-on"]],
+    ["run_recorded", "deployment.json", True, ["deploy", "infra", "predeploy"], "failed", "infra"],
+]
+"""What the owning process is told at the end of the run (single process or controller)."""
+
+
+def run_project(project: pytest.Pytester, *args: str) -> dict[str, list[list[object]]]:
+    """Run the three stages with the conftest; the hook calls of each process."""
     project.mkpydir("suites")
     for stage in ("predeploy", "infra", "deploy"):
         project.mkdir(f"suites/{stage}")
     project.makepyfile(**{path.removesuffix(".py"): text for path, text in TESTS.items()})
     project.makeconftest(CONFTEST)
-    result = project.runpytest_inprocess("--reports-dir", "reports")
+    result = project.runpytest_subprocess("--reports-dir", "reports", *args)
     result.assert_outcomes(passed=1, failed=1, skipped=1)
-    calls = json.loads((project.path / "calls.json").read_text())
-    lint = "suites/predeploy/test_lint.py::test_lint"
-    stack = "suites/infra/test_stack.py::test_stack"
-    bundle = "suites/deploy/test_bundle.py::test_bundle"
-    assert calls == [
+    return {
+        path.stem.removeprefix("calls-"): json.loads(path.read_text())
+        for path in project.path.glob("calls-*.json")
+    }
+
+
+def test_a_conftest_sees_stages_results_the_rollback_decision_and_the_record(
+    project: pytest.Pytester,
+) -> None:
+    calls = run_project(project)
+    assert list(calls) == ["main"]
+    assert calls["main"] == [
         ["stage_started", "predeploy", None, "single"],
         ["stage_started", "infra", "predeploy", "single"],
         ["stage_started", "deploy", "infra", "single"],
-        ["test_result", lint, "predeploy", "passed", False],
-        ["test_result", stack, "infra", "failed", False],
-        ["test_result", bundle, "deploy", "skipped", True],
-        ["stage_finished", "predeploy", "passed", {"passed": 1}, 0, ""],
-        [
-            "stage_finished",
-            "infra",
-            "failed",
-            {"failed": 1},
-            0,
-            f"{stack}: RuntimeError: stack broke",
-        ],
-        ["stage_finished", "deploy", "halted", {"skipped": 1}, 1, ""],
-        ["rollback_decided", "none", ["no failure of a test matching rollback-on"]],
-        [
-            "run_recorded",
-            "deployment.json",
-            True,
-            ["deploy", "infra", "predeploy"],
-            "failed",
-            "infra",
-        ],
+        *RESULTS,
+        *END,
     ]
+
+
+@pytest.mark.slow
+def test_under_xdist_workers_start_stages_and_the_controller_hears_the_rest(
+    project: pytest.Pytester,
+) -> None:
+    calls = run_project(project, "-n", "2")
+    controller = calls.pop("controller")
+    assert sorted(controller[:3]) == sorted(RESULTS)  # in the order the workers finished
+    assert controller[3:] == END
+    assert sorted(calls) == ["gw0", "gw1"]
+    started = [call for worker in calls.values() for call in worker]
+    assert {call[0] for call in started} == {"stage_started"}
+    assert {call[3] for call in started} == {"worker"}
+    assert {call[1] for call in started} == {"predeploy", "infra", "deploy"}
 
 
 def test_a_hook_with_a_wrong_argument_is_refused(project: pytest.Pytester) -> None:
