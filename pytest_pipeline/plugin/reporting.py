@@ -56,7 +56,7 @@ def configure(config: pytest.Config, run: PipelineRun) -> ReportingPlugin | None
     ``--collect-only``: nothing runs, so no log or record is written: None)."""
     if config.option.help or config.option.collectonly:
         return None
-    register_setting_secrets(run.options.get("webhook-url"))
+    register_setting_secrets(run.options.webhook_url)
     if run.owns_run:
         check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
@@ -84,7 +84,7 @@ def check_reports_dir(run: PipelineRun) -> None:
             problem = f"cannot take the run's reports ({error.strerror or error})"
     if problem:
         raise pytest.UsageError(
-            f"pipeline setting 'reports-dir' (from {run.options.source('reports-dir')}): "
+            f"pipeline setting 'reports-dir' (from {run.options.source('reports_dir')}): "
             f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
             "PIPELINE_REPORTS_DIR"
         )
@@ -92,7 +92,7 @@ def check_reports_dir(run: PipelineRun) -> None:
 
 def reports_dir(run: PipelineRun) -> Path:
     """The run's reports folder, absolute."""
-    path = Path(str(run.options.get("reports-dir")))
+    path = run.options.reports_dir
     return path if path.is_absolute() else run.options.rootdir / path
 
 
@@ -196,11 +196,11 @@ def notify_failure(
         f" at {summary.halted_stage}" if summary.halted_stage else ""
     )
     return monitoring.notify_about_stack(
-        run.options.get("notification-channels") or (),
+        run.options.notification_channels,
         subject,
         summary_text(summary) + "\n\n" + summary_markdown(summary),
         infra=infra,
-        webhook_url=run.options.get("webhook-url"),
+        webhook_url=run.options.webhook_url,
         payload={
             "status": summary.outcome,
             "environment": summary.environment,
@@ -296,19 +296,19 @@ class ReportingPlugin:
         """The summary of the run so far (complete at the end of the run)."""
         options = self.run.options
         deployment, infra = self.deployment(), self.infrastructure()
-        backend = infra.backend if infra else f"{options.get('aws-backend')} (not used)"
+        backend = infra.backend if infra else f"{options.aws_backend} (not used)"
         if infra and infra.endpoint_url:
             backend += f" at {infra.endpoint_url}"
         halted = self.run.halted_stage
         durations = self.run.stage_durations()
         return build_summary(
             self.run.results,
-            environment=str(options.get("env")),
+            environment=options.env,
             commit=(deployment.commit if deployment else None) or git_commit(options.rootdir),
             aws_backend=backend,
-            stack=infra.stack_name if infra else str(options.get("stack-name")),
+            stack=infra.stack_name if infra else options.stack_name,
             version_label=deployment.version_label if deployment else None,
-            url=(deployment.url if deployment else None) or options.get("target-url"),
+            url=(deployment.url if deployment else None) or options.target_url,
             halted_stage=halted.value if halted else None,
             run_id=self.run.run_id,
             durations=durations,
@@ -421,7 +421,7 @@ class ReportingPlugin:
             summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
         if github.in_github_actions():
             self._github(summary, self.ready, rec)
-        if infra is not None and self.run.options.get("monitoring-enabled"):
+        if infra is not None and self.run.options.monitoring_enabled:
             publish_run_metrics(summary, self.run, infra)
         self.config.hook.pytest_pipeline_run_recorded(
             run=self.run, record=rec, path=self.record_path, summary=summary
@@ -493,7 +493,7 @@ class HtmlIntegration:
 
     def pytest_html_report_title(self, report: Any) -> None:
         """``Pipeline report: <env>``."""
-        report.title = f"Pipeline report: {self.reporting.run.options.get('env')}"
+        report.title = f"Pipeline report: {self.reporting.run.options.env}"
 
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session

@@ -1,9 +1,9 @@
 """The state of one pipeline run, registered with pytest as the ``pipeline-run`` plugin object.
 
-:func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings, the
-:class:`~pytest_pipeline.config.PipelineConfig`, the run id and the run folder shared by the
-xdist controller and its workers, every test's result with its stage, the gate (and, in an
-xdist worker, the :class:`~pytest_pipeline.plugin.xdist.WorkerGate` that waits for the
+:func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings
+(:class:`~pytest_pipeline.settings.PipelineSettings`), the run id and the run folder shared by
+the xdist controller and its workers, every test's result with its stage, the gate (and, in
+an xdist worker, the :class:`~pytest_pipeline.plugin.xdist.WorkerGate` that waits for the
 earlier stages), records other areas persist for the controller (``record``/``recorded``)
 and the run's reporting and rollback plugins. The end of the run is
 :func:`pytest_pipeline.plugin.finish.finish_run`; what other plugins can react to is in
@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import ModelError, PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.reporting.summary import StageSummary, build_summary
 from pytest_pipeline.runtime import envlock, orphans, runonce
 from pytest_pipeline.runtime.signals import TermAsInterrupt
-from pytest_pipeline.settings import PipelineOptions
+from pytest_pipeline.settings import PipelineSettings
 from pytest_pipeline.stages import Gate, Halt, Stage, first_line
 
 if TYPE_CHECKING:
@@ -126,8 +125,7 @@ class PipelineRun:
     def __init__(
         self,
         pytest_config: pytest.Config,
-        options: PipelineOptions,
-        config: PipelineConfig,
+        options: PipelineSettings,
         *,
         run_id: str,
         run_dir: Path,
@@ -137,7 +135,6 @@ class PipelineRun:
             raise ValueError(f"role must be single, controller or worker, not {role!r}")
         self.pytest_config = pytest_config
         self.options = options
-        self.config = config
         self.run_id = run_id
         self.run_dir = run_dir
         self.role = role
@@ -178,8 +175,7 @@ class PipelineRun:
     @classmethod
     def start(cls, pytest_config: pytest.Config) -> PipelineRun:
         """Resolve the settings, create or join the run folder and register the run."""
-        options = PipelineOptions.from_config(pytest_config)
-        config = PipelineConfig.from_options(options)
+        options = PipelineSettings.from_config(pytest_config)
         workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
         owner_pid = os.getpid()
         if workerinput is not None and WORKERINPUT_DIR in workerinput:
@@ -192,7 +188,7 @@ class PipelineRun:
             run_dir = _make_run_dir(options.rootdir, run_id)
             dist = pytest_config.getoption("dist", default="no")
             role = "controller" if dist not in (None, "no") else "single"
-        run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
+        run = cls(pytest_config, options, run_id=run_id, run_dir=run_dir, role=role)
         run.owner_pid = owner_pid
         if run.owns_run:
             run._marker = orphans.claim(run_dir, run_id)
@@ -283,11 +279,11 @@ class PipelineRun:
             ctx=ctx,
             aws_env=ctx.env(),
             outputs=outputs,
-            timeout=float(options.get("deploy-timeout")),
-            strategy=str(options.get("eb-strategy")),
+            timeout=options.deploy_timeout,
+            strategy=options.eb_strategy,
             rollback_enabled=rollback_enabled,
-            eb_application=options.get("eb-application"),
-            eb_environment=options.get("eb-environment"),
+            eb_application=options.eb_application,
+            eb_environment=options.eb_environment,
             emulated=emulated,
         )
 
@@ -300,7 +296,7 @@ class PipelineRun:
     @property
     def environment_key(self) -> str:
         """What one run at a time may use: the environment and its stack."""
-        return f"{self.options.get('env')}-{self.options.get('stack-name')}"
+        return f"{self.options.env}-{self.options.stack_name}"
 
     def hold_environment(self) -> str | None:
         """Hold this run's environment until the run ends (every process of the run may
@@ -429,8 +425,8 @@ class PipelineRun:
         ``verbose`` (pytest ``-v``) adds every setting with its source."""
         options = self.options
         line = (
-            f"pipeline: env {options.get('env')}, aws-backend {options.get('aws-backend')}, "
-            f"deploy-target {options.get('deploy-target')}, run {self.run_id} ({self.role}) "
+            f"pipeline: env {options.env}, aws-backend {options.aws_backend}, "
+            f"deploy-target {options.deploy_target}, run {self.run_id} ({self.role}) "
             f"in {self.run_dir}"
         )
         swept = [f"pipeline: {swept.describe()}" for swept in self.swept]
