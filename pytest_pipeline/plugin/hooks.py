@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from pytest_pipeline import settings
-from pytest_pipeline.plugin import collection, fixtures, reporting, rollback
+from pytest_pipeline.plugin import collection, fixtures, hookspecs
+from pytest_pipeline.plugin.finish import finish_run
 from pytest_pipeline.plugin.run import RUN_KEY, PipelineRun
-from pytest_pipeline.plugin.xdist import WorkerGate, XdistController
+from pytest_pipeline.plugin.xdist import XdistController
 from pytest_pipeline.reporting.redact import redact
 from pytest_pipeline.settingkinds import SettingError
 
@@ -21,6 +20,11 @@ def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> 
     installed distribution's entry points first."""
     for name in modules:
         pluginmanager.import_plugin(name)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The plugin's own hooks (``pytest_pipeline_*``), for other plugins to implement."""
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -50,11 +54,6 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     if run.role == "controller":
         config.pluginmanager.register(XdistController(run), "pipeline-xdist")
-    elif run.role == "worker" and run.gate.enabled:
-        run.worker_gate = WorkerGate(run)
-        run.stage_gate = run.worker_gate.halt_for
-    reporting.configure(config, run)  # execution log, reports, pytest-html integration
-    rollback.configure(config, run)  # end of run: rollback, then report, notify, teardown
 
 
 @pytest.hookimpl(trylast=True)
@@ -87,10 +86,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Selected tests in stage order (last word on the order, before xdist reads it); the
     fixture modules the selected tests ask for register now."""
     collection.sort_by_stage(session.items)
-    if session.config.option.collectonly:
-        return  # nothing is set up
-    requested = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    _register(session.config.pluginmanager, fixtures.needed_by(requested))
+    if not session.config.option.collectonly:  # (nothing is set up)
+        requested = {n for item in session.items for n in getattr(item, "fixturenames", ())}
+        _register(session.config.pluginmanager, fixtures.needed_by(requested))
     run = session.config.stash.get(RUN_KEY, None)
     if run is not None:
         run.selection(session.items)
@@ -110,11 +108,7 @@ def pytest_terminal_summary(
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Finalizers, then (in the owning process) once-per-run teardown; problems are warnings."""
+    """The end of the run: rollback, record, notifications, teardown (plugin/finish.py)."""
     run = session.config.stash.get(RUN_KEY, None)
-    if run is None:
-        return
-    for problem in run.finish(exitstatus):
-        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
-    if run.end_problems and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if run is not None:
+        finish_run(session, run, exitstatus)
