@@ -22,6 +22,23 @@ def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> 
         pluginmanager.import_plugin(name)
 
 
+def _conftest_names(pluginmanager: pytest.PytestPluginManager) -> set[str]:
+    """The names the conftests loaded so far define (a fixture's, when it is renamed).
+
+    A fixture module registered after collection would outrank a fixture of the same name in
+    the rootdir's conftest (at one level, pytest ranks the later registration higher): the
+    modules whose fixtures those conftests override register before collection instead."""
+    names: set[str] = set()
+    for name, plugin in pluginmanager.list_name_plugin():
+        if name and name.endswith("conftest.py"):
+            for attribute, value in vars(plugin).items():
+                names.add(attribute)
+                renamed = getattr(value, "name", None)
+                if isinstance(renamed, str):
+                    names.add(renamed)
+    return names
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """The plugin's own hooks (``pytest_pipeline_*``), for other plugins to implement."""
     pluginmanager.add_hookspecs(hookspecs)
@@ -40,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     collection.register_markers(config)
     if config.option.showfixtures or config.option.show_fixtures_per_test:
         _register(config.pluginmanager, fixtures.every_module())
+    _register(config.pluginmanager, fixtures.needed_by(_conftest_names(config.pluginmanager)))
     misread = settings.misread_value(
         config.invocation_params.args, config.rootpath, config.invocation_params.dir
     )

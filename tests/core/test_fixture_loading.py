@@ -137,3 +137,27 @@ def test_fixture_listings_show_every_fixture(project: pytest.Pytester) -> None:
     for pytester to drop them from ``sys.modules`` afterwards, which cfn-lint does not survive."""
     result = project.runpytest_subprocess("--fixtures", *NO_SCHEMATHESIS)
     result.stdout.fnmatch_lines(["*stack*", "*target_url*", "*pipeline_record*"])
+
+
+def test_the_rootdirs_conftest_overrides_a_fixture_of_a_module_registered_later(
+    project: pytest.Pytester,
+) -> None:
+    """A fixture of the rootdir's conftest wins over the plugin's of the same name, also when
+    the plugin's module registers after collection and asks for it at set-up."""
+    project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def target_url():
+            return "http://127.0.0.1:9/from-conftest"
+        """
+    )
+    project.makepyfile(
+        test_override="""
+        def test_asks_through_the_plugin(service_availability):
+            assert service_availability.client.base_url.endswith("/from-conftest")
+        """
+    )
+    result = project.runpytest("--health-timeout", "0.2")
+    result.assert_outcomes(passed=1)
