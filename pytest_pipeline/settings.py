@@ -183,6 +183,10 @@ SETTINGS: tuple[Setting, ...] = (
             "markers or node-id globs whose failure triggers a rollback", area="rollback"),
     Setting("alert-only", "list", (), "markers or node-id globs that alert but never roll back",
             area="rollback"),
+    Setting("deployment-record", "path", None,
+            "deployment.json of the job that deployed: a later job rolls back to the version "
+            "that served before it, and only while the version it tested still serves",
+            area="rollback", must_exist=True),
 )
 # fmt: on
 

@@ -447,7 +447,7 @@ class ReportingPlugin:
         exitstatus = self.run.exitstatus or 0
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():
-            self._github(summary, ready, rec)
+            self._github(summary, ready, rec, infra)
         if infra is not None and self.run.options.get("monitoring-enabled"):
             publish_run_metrics(summary, self.run, infra)
         if not ready:
@@ -459,14 +459,29 @@ class ReportingPlugin:
             extra={"status": summary.outcome},
         )
 
-    def _github(self, summary: RunSummary, ready: bool, rec: DeploymentMetadata) -> None:
+    def _github(
+        self,
+        summary: RunSummary,
+        ready: bool,
+        rec: DeploymentMetadata,
+        infra: InfrastructureState | None,
+    ) -> None:
         path = github.append_step_summary(summary_markdown(summary))
         if path:
             self.written.append(f"GitHub step summary: {path}")
+        # Later jobs (post-deployment, monitoring) roll back through these identities.
+        stack_outputs = infra.outputs if infra is not None else {}
+        options = self.run.options
         outputs = {
             "ready": "true" if ready else "false",
             "url": rec.url or "",
             "version": rec.version_label if rec.version_label != "not-deployed" else "",
+            "eb-application": str(
+                options.get("eb-application") or stack_outputs.get("ApplicationName") or ""
+            ),
+            "eb-environment": str(
+                options.get("eb-environment") or stack_outputs.get("EnvironmentName") or ""
+            ),
         }
         if github.write_outputs(outputs):
             self.written.append(

@@ -118,6 +118,32 @@ class RollbackPlugin:
         except (ModelError, KeyError, TypeError, ValueError):
             return None
 
+    def _tested(self) -> DeploymentMetadata | None:
+        """The deploying job's record (``deployment-record``): what a separate job tests.
+        Raises ``ValueError`` naming the file when it cannot be used."""
+        path = self.run.options.get("deployment-record")
+        if not path:
+            return None
+        import json
+        from pathlib import Path
+
+        env = str(self.run.options.get("env"))
+        try:
+            record = DeploymentMetadata.from_dict(json.loads(Path(path).read_text("utf-8")))
+        except (OSError, ValueError, ModelError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"deployment-record {path} is not a deployment record: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        # the record names the pipeline environment (local) or the platform's (Elastic Beanstalk)
+        expected = {env, self.run.options.get("eb-environment")} - {None, ""}
+        if record.environment not in expected:
+            raise ValueError(
+                f"deployment-record {path} is of environment {record.environment}, this run "
+                f"tests {' / '.join(sorted(map(str, expected)))}"
+            )
+        return record
+
     def roll_back(self) -> None:
         """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
         if not any(result.outcome.is_failure for result in self.run.results):
@@ -126,7 +152,14 @@ class RollbackPlugin:
 
         deployment = self._deployment()
         settings = settings_of(self.run)
-        decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
+        problem: str | None = None
+        try:
+            tested = None if deployment is not None else self._tested()
+        except ValueError as error:
+            tested, problem = None, str(error)
+        decision = rollback.decide(
+            self.run.results, deployment, settings, self.run.markers, tested=tested
+        )
         self.decision = decision
         if decision.action is rollback.Action.NONE:
             return
@@ -135,6 +168,8 @@ class RollbackPlugin:
             self.run.record(RECORD_KIND, {"decision": decision.to_dict()})
             return
         try:
+            if problem is not None:
+                raise ValueError(problem)
             target = self.target()
         except Exception as error:
             outcome = rollback.Outcome(
