@@ -192,7 +192,11 @@ def test_a_failing_post_deployment_job_rolls_back_to_the_previous_version(
     assert post.ran and post.returncode != 0, post.stdout[-3000:]
     # the job knew nothing of the deployment job but what the workflow passed it
     assert post.env["PIPELINE_TARGET_URL"] == second.jobs["deployment"].outputs["url"]
-    assert "PIPELINE_EB_ENVIRONMENT" not in post.env or post.env["PIPELINE_EB_ENVIRONMENT"]
+    deployment = second.jobs["deployment"].outputs
+    assert (deployment["eb-application"], deployment["eb-environment"]) == (
+        f"{STACK}-app",
+        f"{STACK}-env",
+    )
     assert f"ROLLED BACK: {ENV} rolled back from {v2} to {v1}" in post.stdout, post.stdout[-3000:]
     assert serving(aws) == (v1, v1)
     assert post.checkout is not None
