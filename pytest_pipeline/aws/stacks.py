@@ -169,10 +169,10 @@ def provision(
     if "Emulated" in declared_params and "Emulated" not in params:
         # "Emulated" means: no live Elastic Beanstalk environment (the embedded backend runs one).
         params["Emulated"] = "false" if ctx.serves_elasticbeanstalk() else "true"
-    if DATA_PARAMETER in declared_params and DATA_PARAMETER not in params:
+    lifecycle = (tags or {}).get(TAG_LIFECYCLE)
+    if DATA_PARAMETER in declared_params and DATA_PARAMETER not in params and lifecycle:
         # a protected environment's stack keeps its data; an ephemeral one leaves nothing
-        ephemeral = (tags or {}).get(TAG_LIFECYCLE) == EPHEMERAL
-        params[DATA_PARAMETER] = "Delete" if ephemeral else "Retain"
+        params[DATA_PARAMETER] = "Retain" if lifecycle == PROTECTED else "Delete"
     lint_errors = _lint_errors(path) if lint else []
     if lint_errors:
         raise StackError(
