@@ -26,8 +26,9 @@ from typing import Any
 
 from pytest_pipeline.aws import cfn
 from pytest_pipeline.findings import Finding, Severity
+from pytest_pipeline.predeploy.waivers import DATA_LOSS_RULE
 
-RULE_ID = "PIPE-DATA-001"
+RULE_ID = DATA_LOSS_RULE
 SCANNER = "change-set"
 KEEPING = ("Retain", "RetainExceptOnCreate", "Snapshot")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,16 @@ def test_teardown_of_a_protected_stack_keeps_what_it_retains(
     finally:
         inventory.remove(ctx, "AWS::DynamoDB::Table", f"{name}-table")
         inventory.remove(ctx, "AWS::S3::Bucket", state.resources["Bucket"])
+
+
+def test_a_data_loss_waiver_is_the_infra_stages_not_an_unused_predeploy_one(
+    tmp_path: Path,
+) -> None:
+    from pytest_pipeline.plugin.scancases import SecurityScans
+    from pytest_pipeline.predeploy.scanners import SCANNERS, ScanContext, ScanOutcome
+
+    waivers = table_waiver()
+    waivers.waivers.append(replace(waivers.waivers[0], id="W-OTHER", rule="B999"))
+    scans = SecurityScans(ScanContext.for_repository(tmp_path), waivers, tmp_path / "reports")
+    scans.outcomes.update({name: ScanOutcome(name) for name in SCANNERS})
+    assert [w.id for w in scans.unused_waivers()] == ["W-OTHER"]
