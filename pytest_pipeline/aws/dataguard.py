@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_pipeline.aws import cfn
+from pytest_pipeline.aws.stackops import StackError, stack_resources
 from pytest_pipeline.findings import Finding, Severity
-from pytest_pipeline.predeploy.waivers import DATA_LOSS_RULE
+from pytest_pipeline.predeploy.waivers import DATA_LOSS_RULE, WaiverSet
+
+if TYPE_CHECKING:
+    from pytest_pipeline.aws.clients import AwsContext
 
 RULE_ID = DATA_LOSS_RULE
+log = logging.getLogger("pytest_pipeline.aws.stacks")
 SCANNER = "change-set"
 KEEPING = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
@@ -295,3 +301,65 @@ def _parse(text: str) -> dict[str, Any]:
     except ValueError:
         template, _ = decode_str(text)
         return dict(template or {})
+
+
+# -- the check before a change set executes -----------------------------------------------
+
+
+class DataLossError(StackError):
+    """An update would replace or delete a stateful resource; nothing was executed."""
+
+
+class DataGuard:
+    """The check :func:`pytest_pipeline.aws.stacks.provision` runs on an UPDATE change set
+    before executing it: the new template and parameter values, and the waivers."""
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        params: Mapping[str, str],
+        waivers: WaiverSet | None,
+    ) -> None:
+        self.template, self.params, self.waivers = template, params, waivers
+
+    def check(self, ctx: AwsContext, stack_name: str, change_set: str) -> None:
+        """Raise :class:`DataLossError` naming every unwaived replacement or deletion of a
+        stateful resource; log the waived ones."""
+        client = ctx.client("cloudformation")
+        pages = describe_all(client, stack_name, change_set)
+        pseudo = {"AWS::StackName": stack_name, "AWS::Region": ctx.region}
+        before = deployed(client, stack_name, ctx.region)
+        after = Resolved.of(self.template, self.params, pseudo)
+        changes = resource_changes(pages)
+        if any("PhysicalResourceId" not in change for change in changes):  # emulators
+            physical = stack_resources(ctx, stack_name)
+            for change in changes:
+                known = physical.get(str(change.get("LogicalResourceId")))
+                if known and "PhysicalResourceId" not in change:
+                    change["PhysicalResourceId"] = known[1]
+        found = risks(changes, before, after, ctx.region)
+        blocking: list[str] = []
+        for risk in found:
+            finding = risk.finding(stack_name)
+            decision = self.waivers.decide(finding) if self.waivers is not None else None
+            if decision is not None and decision.waiver is not None:
+                log.warning(
+                    "change set %s: %s; accepted by waiver %s",
+                    change_set,
+                    risk.describe(),
+                    decision.waiver.describe(),
+                )
+            else:
+                expired = decision.expired if decision is not None else None
+                note = f" (waiver {expired.id} expired on {expired.expires})" if expired else ""
+                blocking.append(risk.describe() + note)
+        if blocking:
+            raise DataLossError(
+                stack_name,
+                f"change set {change_set} would lose data, so it was not executed: "
+                + "; ".join(blocking),
+                "keep the named properties (and logical ids) of stateful resources as deployed; "
+                "to replace one on purpose, copy its data first and accept the change in "
+                f"pipeline-waivers.toml ([[waiver]] rule = {RULE_ID!r}, scope = the "
+                "logical id, owner, reason, expires)",
+            )

@@ -28,6 +28,7 @@ from botocore.parsers import ResponseParserError
 from pytest_pipeline.aws import cfn, dataguard, failures, inventory, quotas, standins
 from pytest_pipeline.aws.cfn import load_parameters
 from pytest_pipeline.aws.clients import AwsContext
+from pytest_pipeline.aws.dataguard import DataGuard, DataLossError
 from pytest_pipeline.aws.failures import AWS_ERRORS, failing_resource
 from pytest_pipeline.aws.stackops import (
     EventSink,
@@ -229,7 +230,7 @@ def provision(
                 ),
             )
         else:
-            guard = None if existing is None else _DataGuard(template, params, waivers)
+            guard = None if existing is None else DataGuard(template, params, waivers)
             _run_change_set(ctx, stack_name, text, param_list, tag_list, guard, timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         final = wait_settled(ctx, stack_name, events, remaining, f"stack {stack_name} to settle")
@@ -305,7 +306,7 @@ def _run_change_set(
     text: str,
     params: list[dict[str, str]],
     tags: list[dict[str, str]],
-    guard: _DataGuard | None,
+    guard: DataGuard | None,
     timeout: float,
 ) -> None:
     """Create the change set (CREATE when ``guard`` is None, else UPDATE), check it with
@@ -360,62 +361,6 @@ def _run_change_set(
         "execute change set",
         lambda: once.execute_change_set(StackName=stack_name, ChangeSetName=name),
     )
-
-
-class DataLossError(StackError):
-    """An update would replace or delete a stateful resource; nothing was executed."""
-
-
-class _DataGuard:
-    """Checks an UPDATE change set for data loss before it executes (:mod:`.dataguard`)."""
-
-    def __init__(
-        self,
-        template: Mapping[str, Any],
-        params: Mapping[str, str],
-        waivers: WaiverSet | None,
-    ) -> None:
-        self.template, self.params, self.waivers = template, params, waivers
-
-    def check(self, ctx: AwsContext, stack_name: str, change_set: str) -> None:
-        client = ctx.client("cloudformation")
-        pages = dataguard.describe_all(client, stack_name, change_set)
-        pseudo = {"AWS::StackName": stack_name, "AWS::Region": ctx.region}
-        before = dataguard.deployed(client, stack_name, ctx.region)
-        after = dataguard.Resolved.of(self.template, self.params, pseudo)
-        changes = dataguard.resource_changes(pages)
-        if any("PhysicalResourceId" not in change for change in changes):  # emulators
-            physical = stack_resources(ctx, stack_name)
-            for change in changes:
-                known = physical.get(str(change.get("LogicalResourceId")))
-                if known and "PhysicalResourceId" not in change:
-                    change["PhysicalResourceId"] = known[1]
-        found = dataguard.risks(changes, before, after, ctx.region)
-        blocking: list[str] = []
-        for risk in found:
-            finding = risk.finding(stack_name)
-            decision = self.waivers.decide(finding) if self.waivers is not None else None
-            if decision is not None and decision.waiver is not None:
-                log.warning(
-                    "change set %s: %s; accepted by waiver %s",
-                    change_set,
-                    risk.describe(),
-                    decision.waiver.describe(),
-                )
-            else:
-                expired = decision.expired if decision is not None else None
-                note = f" (waiver {expired.id} expired on {expired.expires})" if expired else ""
-                blocking.append(risk.describe() + note)
-        if blocking:
-            raise DataLossError(
-                stack_name,
-                f"change set {change_set} would lose data, so it was not executed: "
-                + "; ".join(blocking),
-                "keep the named properties (and logical ids) of stateful resources as deployed; "
-                "to replace one on purpose, copy its data first and accept the change in "
-                f"pipeline-waivers.toml ([[waiver]] rule = {dataguard.RULE_ID!r}, scope = the "
-                "logical id, owner, reason, expires)",
-            )
 
 
 def _fail(
