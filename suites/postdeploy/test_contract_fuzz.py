@@ -14,11 +14,12 @@ import pytest
 
 from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation
 from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.settings import PipelineSettings
 
 
 def test_contract_fuzz(
     service: ServiceClient,
-    pipeline_options: Any,
+    pipeline_settings: PipelineSettings,
     fuzz_target: tuple[FuzzOperation, str] | str,
     contract_record: Any,
 ) -> None:
@@ -27,12 +28,12 @@ def test_contract_fuzz(
         pytest.fail(fuzz_target, pytrace=False)
     operation, mode = fuzz_target
     result = fuzz_operation(
-        pipeline_options.get("contract"),
+        pipeline_settings.contract,
         operation,
         mode,
         service.base_url,
-        examples=int(pipeline_options.get("fuzz-examples")),
-        seed=int(pipeline_options.get("fuzz-seed")),
+        examples=pipeline_settings.fuzz_examples,
+        seed=pipeline_settings.fuzz_seed,
     )
     contract_record.figure("fuzz_requests", result.requests)
     assert result.ok, "\n".join(result.problems)
