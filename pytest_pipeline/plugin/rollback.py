@@ -137,7 +137,7 @@ class RollbackPlugin:
                 f"deployment-record {path} is not a deployment record: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        # the record names the pipeline environment (local) or the platform's (Elastic Beanstalk)
+        # the record names the pipeline's environment or the Elastic Beanstalk one it deployed to
         expected = {env, self.run.options.eb_environment} - {None, ""}
         if record.environment not in expected:
             raise ValueError(
