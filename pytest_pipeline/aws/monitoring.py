@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from pytest_pipeline.aws.clients import recorded_context
 from pytest_pipeline.reporting.metrics import NAMESPACE
 from pytest_pipeline.reporting.redact import redact
 from pytest_pipeline.retry import Backoff, RetryError, wait_until
@@ -443,8 +444,6 @@ def notify_about_stack(
     """:func:`notify` with SNS through the stack's ``NotificationTopicArn`` (``infra``: the
     run's stack record), with a client for the backend the stack is on. A run that failed
     before provisioning has no stack: its SNS notification says it has no topic."""
-    from pytest_pipeline.aws.clients import recorded_context
-
     channels = tuple(channels)
     sns_client, topic = None, None
     if "sns" in channels and infra is not None:
