@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_pipeline import extras
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy import SCANNERS as SCANNERS  # the names, also here for scripts
 from pytest_pipeline.predeploy.waivers import Decision, WaiverSet
@@ -236,8 +237,9 @@ def run_scan(name: str, ctx: ScanContext) -> ScanOutcome:
     if name not in _RUNNERS:
         raise KeyError(f"unknown scanner {name!r}; known: {', '.join(_RUNNERS)}")
     start = time.perf_counter()
+    missing = extras.problem("scanners", f"the {name} scan")
     try:
-        outcome = _RUNNERS[name](ctx)
+        outcome = ScanOutcome(name, error=missing) if missing else _RUNNERS[name](ctx)
     except Exception as exc:  # any scanner failure is reported, never swallowed
         outcome = ScanOutcome(name, error=f"{name} scan could not run: {exc}")
     outcome.duration = time.perf_counter() - start

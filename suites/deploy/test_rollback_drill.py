@@ -8,9 +8,14 @@ import time
 import pytest
 import requests
 
-from pytest_pipeline.aws.bundles import Bundle
-from pytest_pipeline.deploy.base import DeployError, DeployTarget
-from pytest_pipeline.models import DeploymentMetadata
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("aws", "the rollback drill")
+
+
+from pytest_pipeline.aws.bundles import Bundle  # noqa: E402
+from pytest_pipeline.deploy.base import DeployError, DeployTarget  # noqa: E402
+from pytest_pipeline.models import DeploymentMetadata  # noqa: E402
 
 
 class Poller(threading.Thread):

@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation
-from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("fuzz", "contract fuzzing")
+
+from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation  # noqa: E402
+from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
 
 
 def test_contract_fuzz(
