@@ -150,6 +150,7 @@ class LocalAppRunner:
     def start(self) -> LocalApp:
         """Provision the stack on a fresh moto server and start the app; wait until healthy."""
         from pytest_pipeline.aws.clients import MotoServer, resolve_context
+        from pytest_pipeline.aws.emulated.venvs import ensure_venv
         from pytest_pipeline.aws.stacks import provision
         from pytest_pipeline.deploy.launcher import AppProcess
 
@@ -173,7 +174,11 @@ class LocalAppRunner:
             "APP_VERSION": LOCAL_APP_VERSION,
             "MAX_UPLOAD_MB": "10",
         }
-        self._process = AppProcess(self.app_dir, env).start()
+        # The app runs in its own virtualenv, built from its requirements.txt as Elastic
+        # Beanstalk builds it (cached by the file's hash): the pipeline's own environment
+        # need not hold the app's dependencies.
+        app_venv = ensure_venv(self.app_dir)
+        self._process = AppProcess(self.app_dir, env, bin_dir=app_venv.bin_dir).start()
         self._process.wait_healthy(
             self.health_timeout_s, LOCAL_APP_VERSION, timeout_name="health-timeout"
         )
