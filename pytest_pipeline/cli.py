@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "pytest_pipeline.scaffold:main",
+        "put a project's app under the pipeline: [tool.pytest-pipeline], suites/, a workflow",
+    ),
     "settings": (
         "pytest_pipeline.cli:show_settings",
         "every setting, its value and its source (--markdown: the README table)",
