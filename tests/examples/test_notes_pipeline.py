@@ -50,7 +50,9 @@ def test_the_plugin_does_not_know_the_example() -> None:
     hits = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "pytest_pipeline").rglob("*")
-        if path.is_file() and path.suffix in (".py", ".toml") and any(name in path.read_text() for name in NAMES)
+        if path.is_file()
+        and path.suffix in (".py", ".toml")
+        and any(name in path.read_text() for name in NAMES)
     ]
     assert not hits, hits
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from pytest_pipeline import scaffold
+
 LOCK = "constraints.txt"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notes"
 
 
 def _install_jobs(workflow: dict[Any, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -36,3 +42,15 @@ def test_pip_cache_is_keyed_on_the_lock_file(workflow: dict[Any, Any]) -> None:
             f"job {name}: the pip cache is keyed on {options.get('cache-dependency-path')!r}, "
             f"not on {LOCK}"
         )
+
+
+def test_the_workflow_init_writes_passes_actionlint(
+    actionlint: Callable[[Path], list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """`pytest-pipeline init`'s workflow is valid for GitHub Actions (actionlint)."""
+    root = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, root)
+    project = scaffold.check_project(root, None, "app", "infra/template.yaml")
+    scaffold.init(project)
+    findings = actionlint(root / ".github" / "workflows" / "pipeline.yml")
+    assert not findings, findings
