@@ -22,7 +22,7 @@ EXTRAS: Mapping[str, Mapping[str, str]] = {
     "scanners": {
         "cfnlint": "cfn-lint",
         "bandit": "bandit",
-        "detect_secrets": "detect-secrets",
+        "detect_secrets": "detect-secrets",  # pragma: allowlist secret
         "pip_audit": "pip-audit",
         "yaml": "pyyaml",
     },
