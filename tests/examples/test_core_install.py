@@ -8,12 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from pytest_pipeline.deploy.launcher import AppProcess
 
 from .test_notes_pipeline import EXAMPLE, ROOT
 
@@ -46,19 +43,6 @@ def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     _run([*pip, "-c", str(ROOT / "constraints.txt"), str(wheel)], work)
     return venv
-
-
-@pytest.fixture
-def notes_service() -> Iterator[str]:
-    """The Notes example's Procfile run by the plugin's launcher on loopback, from this
-    environment and not the core virtualenv: the service is someone else's process."""
-    process = AppProcess(EXAMPLE / "app", {"APP_VERSION": "v-core", "WEB_CONCURRENCY": "1"})
-    process.start()
-    try:
-        process.wait_healthy(30, "v-core")
-        yield process.url
-    finally:
-        process.stop()
 
 
 @pytest.mark.slow
