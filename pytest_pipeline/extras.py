@@ -73,6 +73,13 @@ def problem(extra: str, purpose: str) -> str | None:
     )
 
 
+def extra_of(module: str) -> str | None:
+    """The first extra (in :data:`EXTRAS` order) that provides the top-level package of
+    ``module``, or ``None`` when no extra does (a missing core dependency, a typo)."""
+    top = module.split(".", 1)[0]
+    return next((extra for extra, modules in EXTRAS.items() if top in modules), None)
+
+
 def require(extra: str, purpose: str) -> None:
     """Raise :class:`MissingExtra` with :func:`problem`'s message when ``extra`` is missing."""
     message = problem(extra, purpose)

@@ -3,6 +3,8 @@ missing extra gets."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -141,3 +143,18 @@ def test_missing_extra_skips_or_fails_with_the_command(project: pytest.Pytester)
     for purpose in ("the photo checks", "this stage"):
         line = f"{purpose} needs the 'images' extra (opencv-python-headless not installed)"
         assert f"{line}: {command}" in out, out
+
+
+def test_a_command_without_its_extra_says_what_to_install() -> None:
+    """`pytest-pipeline janitor` without cfn-lint: the install command, exit 2, no traceback."""
+    script = HIDE_CV2.replace('"cv2"', '"cfnlint"').replace("cv2.", "cfnlint.") + (
+        "from pytest_pipeline.cli import main\nraise SystemExit(main(['janitor']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "pytest-pipeline: pytest-pipeline janitor needs the 'aws' extra (cfn-lint not "
+        "installed): pip install 'pytest-cicd-pipeline[aws]'\n"
+    )
