@@ -3,7 +3,6 @@ a new version replaces the serving one.
 
     .venv/bin/python benchmarks/deploy.py                  # the real app/, Elastic Beanstalk
     .venv/bin/python benchmarks/deploy.py --tiny           # the tiny test app
-    .venv/bin/python benchmarks/deploy.py --target local   # the local target (blue/green)
 
 The Elastic Beanstalk figures come from the production deploy code (``ElasticBeanstalkTarget``)
 against the embedded backend's emulated Elastic Beanstalk, on the stack of infra/template.yaml:
@@ -33,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_pipeline.aws.bundles import Bundle, build_bundle  # noqa: E402
-from pytest_pipeline.deploy.local import LocalTarget, app_environment  # noqa: E402
 
 
 class Poller(threading.Thread):
@@ -76,29 +74,6 @@ def during(url: str, action: Callable[[], object]) -> tuple[float, Poller]:
     poller.stop.set()
     poller.join()
     return took, poller
-
-
-def app_env(tiny: bool, stack: list[object]) -> dict[str, str]:
-    if tiny:
-        return {"TABLE_NAME": "bench-table", "BUCKET_NAME": "bench-bucket"}
-    from pytest_pipeline.aws.clients import AwsContext, MotoServer
-    from pytest_pipeline.aws.stacks import load_parameters, provision
-
-    moto = MotoServer().start()
-    stack.append(moto)
-    ctx = AwsContext(
-        backend="moto",
-        requested="moto",
-        source="benchmark",
-        endpoint_url=moto.endpoint_url,
-        dummy_credentials=True,
-        moto_server=True,
-    )
-    params = load_parameters(ROOT / "infra" / "parameters" / "dev.json")
-    params["Environment"] = "dev"
-    template = ROOT / "infra" / "template.yaml"
-    state = provision(ctx, template, "passport-photo-bench", params, timeout=120)
-    return app_environment(state.outputs, ctx.env())
 
 
 def elasticbeanstalk(app: Path, work: Path, tiny: bool) -> int:
@@ -169,17 +144,26 @@ def elasticbeanstalk(app: Path, work: Path, tiny: bool) -> int:
             )
             ok = ok and (poller.failed > 0 if policy == "AllAtOnce" else poller.failed == 0)
         bundle = publish()
-        url = target().url
+        url, before = target().url, target().inventory()
         took, poller = during(url, lambda: target("swap").deploy(bundle))
+        after = target().inventory()
         print(
-            f"elasticbeanstalk swap (clone, CNAME swap, terminate old): {took:.2f} s, failed "
-            f"requests {poller.failed} of {poller.sent} (target 0)"
+            "elasticbeanstalk swap (clone, swap, deploy to the stack's environment, swap back, "
+            f"terminate the clone): {took:.2f} s, failed requests {poller.failed} of "
+            f"{poller.sent} (target 0); environments before {before}, after {after}"
         )
-        ok = ok and poller.failed == 0
+        ok = ok and poller.failed == 0 and before == after
         eb.describe_environments()  # the server answers after all of it
         from pytest_pipeline.aws.stacks import delete
 
         delete(ctx, "bench", 120)
+        left = [
+            e["EnvironmentName"]
+            for e in eb.describe_environments(IncludeDeleted=False)["Environments"]
+            if e["Status"] != "Terminated"
+        ]
+        print(f"environments left after deleting the stack: {left} (target none)")
+        ok = ok and not left
     return 0 if ok else 1
 
 
@@ -187,14 +171,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="deploy the tiny test app")
     parser.add_argument("--builds", type=int, default=5, help="bundle builds to time")
-    parser.add_argument(
-        "--target", choices=("elasticbeanstalk", "local"), default="elasticbeanstalk"
-    )
     args = parser.parse_args()
     app = ROOT / ("tests/deploy/tinyapp" if args.tiny else "app")
     work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
-    resources: list[object] = []
-    target: LocalTarget | None = None
     try:
         times = []
         bundles: list[Bundle] = []
@@ -209,26 +188,8 @@ def main() -> int:
             f"max {max(times) * 1000:.0f} ms over {args.builds} builds"
         )
         print(f"bundle sha256 identical across builds: {len({b.sha256 for b in bundles}) == 1}")
-        if args.target == "elasticbeanstalk":
-            return elasticbeanstalk(app, work, args.tiny)
-
-        target = LocalTarget(work / ".pipeline", "bench", app_env(args.tiny, resources))
-        start = time.perf_counter()
-        target.deploy(bundles[0])
-        healthy = time.perf_counter() - start
-        print(f"deploy-to-healthy (first version): {healthy:.2f} s (target <= 10 s)")
-
-        second = build_bundle(app, work / "out2", "bench-v2")
-        live = target
-        switch, poller = during(target.url, lambda: live.deploy(second))
-        print(f"deploy-to-healthy (blue/green switch): {switch:.2f} s")
-        print(f"failed requests during the switch: {poller.failed} of {poller.sent} (target 0)")
-        return 0 if healthy <= 10 and poller.failed == 0 else 1
+        return elasticbeanstalk(app, work, args.tiny)
     finally:
-        if target is not None:
-            target.destroy(remove_files=True)
-        for resource in resources:
-            resource.stop()  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
 
 

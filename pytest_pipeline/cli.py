@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        from pytest_pipeline.settings import did_you_mean
+        from pytest_pipeline.settingkinds import did_you_mean
 
         print(
             f"pytest-pipeline: unknown command {name!r}{did_you_mean(name, COMMANDS)}",
@@ -82,14 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def show_settings(argv: list[str]) -> int:
     """``pytest-pipeline settings [DIR]``: resolve the settings as pytest would in DIR
     (its pyproject.toml and the PIPELINE_* environment; no flags) and print them."""
-    from pytest_pipeline.settings import PipelineOptions, SettingError, read_table
+    from pytest_pipeline.settingkinds import SettingError, read_table
+    from pytest_pipeline.settings import PipelineSettings
 
     if argv[:1] == ["--markdown"]:
         print(settings_markdown())
         return 0
     rootdir = Path(argv[0]) if argv else Path.cwd()
     try:
-        options = PipelineOptions.resolve(
+        options = PipelineSettings.resolve(
             environ=os.environ, table=read_table(rootdir / "pyproject.toml"), rootdir=rootdir
         )
     except SettingError as error:

@@ -1,7 +1,7 @@
 """Kinds of pipeline settings: the ``Setting`` declaration, parsing and validation.
 
 Pure Python (no pytest import) so that scripts and other modules can parse values too.
-``options.py`` holds the declared settings and the resolved ``PipelineOptions``.
+``settings.py`` declares the settings (the fields of ``PipelineSettings``) and resolves them.
 """
 
 from __future__ import annotations

@@ -1,35 +1,46 @@
-"""Every setting of the pipeline: a flag, an environment variable and a pyproject key.
+"""Every setting of the pipeline, declared once as a typed field of :class:`PipelineSettings`.
 
-A setting is declared once, as a :class:`Setting` in :data:`SETTINGS`. It is then
-``--<name>`` on the command line, ``PIPELINE_<NAME>`` in the environment and ``<name>`` in
+A field of :class:`PipelineSettings` declares one setting (:func:`_declare`): its kind,
+default, help text and checks. The field ``aws_region`` is then ``--aws-region`` on the
+command line, ``PIPELINE_AWS_REGION`` in the environment and ``aws-region`` in
 ``[tool.pytest-pipeline]`` (with ``[tool.pytest-pipeline.environments.<env>]`` overlaid for
 the selected environment). Precedence: flag > environment variable > environment overlay >
-table > default. :class:`PipelineOptions` holds the parsed values and where each came from;
-it is built once per run and frozen.
+table > default. :meth:`PipelineSettings.resolve` builds the frozen object once per run: every
+value typed (``settings.target_url`` is ``str | None``), where each came from
+(:meth:`PipelineSettings.source`), the rules between settings checked (max-instances >=
+min-instances) and a lossless JSON round trip (:meth:`PipelineSettings.to_json`).
+
+The dataclass is the declaration, not a copy of it: :data:`SETTINGS` (the :class:`Setting`
+specs the flags, variables, README table and parsers use) is read from its fields, so the
+typed attributes and the declared settings cannot drift apart (a ``choice`` setting's
+choices are its ``Literal`` annotation's values); a test holds each field's annotation to
+its kind. :data:`SettingName` (the attribute names, for ``source()``) is the one list
+written twice; the same test checks it.
 
 This module does not import pytest at module level so that scripts can resolve settings
-too (``PipelineOptions.resolve``); ``from_config`` and ``add_options`` take pytest objects.
+too (``PipelineSettings.resolve``); ``from_config`` and ``add_options`` take pytest objects.
+The kinds, parsers and validators live in :mod:`pytest_pipeline.settingkinds`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 if TYPE_CHECKING:
     import pytest
 
 from pytest_pipeline.settingkinds import (
     FALSE_WORDS,
-    KINDS,
     SOURCE_DEFAULT,
     SOURCE_TABLE,
-    TABLE,
     TRUE_WORDS,
     Setting,
     SettingError,
@@ -44,26 +55,18 @@ from pytest_pipeline.settingkinds import (
 )
 
 __all__ = [
-    "KINDS",
     "SETTINGS",
-    "SOURCE_DEFAULT",
-    "SOURCE_TABLE",
-    "TABLE",
-    "PipelineOptions",
-    "Setting",
-    "SettingError",
-    "Validator",
+    "SOURCE_JSON",
+    "PipelineSettings",
+    "SettingName",
     "add_options",
-    "at_least",
-    "did_you_mean",
-    "matches",
-    "overlay_source",
-    "parse_value",
-    "positive",
+    "misread_value",
     "pyproject_path",
-    "read_table",
     "setting",
 ]
+
+SOURCE_JSON = "settings JSON"
+"""The source named by errors in a JSON document of :meth:`PipelineSettings.from_json`."""
 
 _REGION = matches(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", "an AWS region name like us-east-1")
 _INSTANCE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type like t3.small")
@@ -75,6 +78,8 @@ _STACK = matches(
     r"[A-Za-z][A-Za-z0-9-]{0,127}",
     "a CloudFormation stack name (a letter, then letters, digits, hyphens; <= 128)",
 )
+_SPEC = "pytest_pipeline.setting"
+"""The key of a settings field's metadata holding its declaration."""
 
 
 def _valid_thresholds(values: Sequence[str]) -> None:
@@ -83,110 +88,359 @@ def _valid_thresholds(values: Sequence[str]) -> None:
     validate_thresholds(values)
 
 
-# fmt: off
+def _declare(
+    kind: str,
+    default: Any,
+    help: str,
+    choices: tuple[str, ...] = (),
+    *,
+    validate: Validator | None = None,
+    must_exist: bool = False,
+    area: str = "core",
+) -> Any:
+    """A field of :class:`PipelineSettings` declaring one setting (see :class:`Setting`; the
+    setting's name is the field's, with dashes; ``choices`` limits the items of a ``list``, a
+    ``choice`` setting takes its choices from its ``Literal`` annotation). The field has no
+    dataclass default: every value comes from :meth:`PipelineSettings.resolve`, which applies
+    ``default``."""
+    spec = {
+        "kind": kind,
+        "default": default,
+        "help": help,
+        "choices": choices,
+        "validate": validate,
+        "must_exist": must_exist,
+        "area": area,
+    }
+    return field(metadata={_SPEC: spec})
 
-SETTINGS: tuple[Setting, ...] = (
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSettings:
+    """The effective settings of a run, typed, and where each came from (frozen, built once).
+
+    Built by :meth:`resolve` (or :meth:`from_config`, :meth:`from_json`); a hand-made or
+    ``dataclasses.replace``-d one is checked the same way (:meth:`validate`).
+    """
+
+    # fmt: off
     # -- core ----------------------------------------------------------------------------------
-    Setting("env", "choice", "dev", "pipeline environment", ("dev", "staging", "prod")),
-    Setting("target-url", "url", None, "test an already running service at this URL"),
-    Setting("aws-backend", "choice", "auto",
-            "auto (real AWS when credentials exist, else moto), moto, endpoint or aws",
-            ("auto", "moto", "endpoint", "aws")),
-    Setting("aws-endpoint-url", "url", None, "AWS endpoint for --aws-backend=endpoint"),
-    Setting("aws-region", "str", "us-east-1", "AWS region", validate=_REGION),
-    Setting("stack-name", "str", "passport-photo-{env}",
-            "CloudFormation stack name ({env} is replaced by the environment)", validate=_STACK),
-    Setting("deploy-target", "choice", "local", "where the service is deployed",
-            ("local", "elasticbeanstalk")),
-    Setting("teardown", "choice", "always",
-            "remove the stack and deployment at the end: always, on-success or never",
-            ("always", "on-success", "never")),
-    Setting("no-gate", "bool", False, "run later stages even when an earlier stage failed"),
-    Setting("vuln-db", "path", None, "offline OSV vulnerability database (a directory)",
-            must_exist=True),
-    Setting("gate-timeout", "float", 1800.0,
-            "seconds an xdist worker waits for the tests of earlier stages", validate=positive),
-    Setting("reports-dir", "path", "reports", "where the pipeline writes its reports"),
-    # -- PipelineConfig ------------------------------------------------------------------------
-    Setting("instance-type", "str", "t3.small", "EC2 instance type", validate=_INSTANCE),
-    Setting("min-instances", "int", 1, "minimum instances of the environment",
-            validate=at_least(1)),
-    Setting("max-instances", "int", 2, "maximum instances (>= min-instances)",
-            validate=at_least(1)),
-    Setting("deployment-bucket", "str", None, "S3 bucket for source bundles", validate=_BUCKET),
-    Setting("template", "path", "infra/template.yaml", "CloudFormation template of the stack",
-            must_exist=True),
-    Setting("notification-channels", "list", ("log",), "where deployment notifications go",
-            ("sns", "webhook", "log")),
-    Setting("rollback-enabled", "bool", False, "roll back automatically on failure"),
-    Setting("monitoring-enabled", "bool", True, "set up and check monitoring"),
+    env: Literal["dev", "staging", "prod"] = _declare("choice", "dev", "pipeline environment")
+    target_url: str | None = _declare("url", None, "test an already running service at this URL")
+    aws_backend: Literal["auto", "moto", "endpoint", "aws"] = _declare("choice", "auto",
+        "auto (real AWS when credentials exist, else moto), moto, endpoint or aws")
+    aws_endpoint_url: str | None = _declare("url", None, "AWS endpoint for --aws-backend=endpoint")
+    aws_region: str = _declare("str", "us-east-1", "AWS region", validate=_REGION)
+    stack_name: str = _declare("str", "passport-photo-{env}",
+        "CloudFormation stack name ({env} is replaced by the environment)", validate=_STACK)
+    deploy_target: Literal["elasticbeanstalk", "local"] = _declare("choice", "elasticbeanstalk",
+        "where the service is deployed: Elastic Beanstalk (emulated on the embedded backend); "
+        "local is a name for the emulated one only")
+    teardown: Literal["always", "on-success", "never"] = _declare("choice", "always",
+        "remove the stack and deployment at the end: always, on-success or never")
+    no_gate: bool = _declare("bool", False, "run later stages even when an earlier stage failed")
+    vuln_db: Path | None = _declare("path", None,
+        "offline OSV vulnerability database (a directory)", must_exist=True)
+    gate_timeout: float = _declare("float", 1800.0,
+        "seconds an xdist worker waits for the tests of earlier stages", validate=positive)
+    reports_dir: Path = _declare("path", "reports", "where the pipeline writes its reports")
+    # -- the deployment of the environment ------------------------------------------------------
+    instance_type: str = _declare("str", "t3.small", "EC2 instance type", validate=_INSTANCE)
+    min_instances: int = _declare("int", 1, "minimum instances of the environment",
+        validate=at_least(1))
+    max_instances: int = _declare("int", 2, "maximum instances (>= min-instances)",
+        validate=at_least(1))
+    deployment_bucket: str | None = _declare("str", None, "S3 bucket for source bundles",
+        validate=_BUCKET)
+    template: Path = _declare("path", "infra/template.yaml", "CloudFormation template of the stack",
+        must_exist=True)
+    notification_channels: tuple[str, ...] = _declare("list", ("log",),
+        "where deployment notifications go", ("sns", "webhook", "log"))
+    rollback_enabled: bool = _declare("bool", False, "roll back automatically on failure")
+    monitoring_enabled: bool = _declare("bool", True, "set up and check monitoring")
     # -- infra ---------------------------------------------------------------------------------
-    Setting("stack-timeout", "float", 300.0, "seconds to wait for a stack operation",
-            validate=positive, area="infra"),
-    Setting("janitor", "bool", False, "remove expired ephemeral stacks left by earlier runs",
-            area="infra"),
-    Setting("protected-environments", "list", ("staging", "prod"),
-            "environments whose stacks never expire and the janitor never deletes",
-            area="infra"),
+    stack_timeout: float = _declare("float", 300.0, "seconds to wait for a stack operation",
+        validate=positive, area="infra")
+    janitor: bool = _declare("bool", False, "remove expired ephemeral stacks left by earlier runs",
+        area="infra")
+    protected_environments: tuple[str, ...] = _declare("list", ("staging", "prod"),
+        "environments whose stacks never expire and the janitor never deletes", area="infra")
     # -- deploy --------------------------------------------------------------------------------
-    Setting("app-dir", "path", "app", "the application to bundle and deploy",
-            must_exist=True, area="deploy"),
-    Setting("deploy-timeout", "float", 120.0, "seconds to wait for a deployment",
-            validate=positive, area="deploy"),
-    Setting("bundle-retention", "int", 10, "application versions to keep",
-            validate=at_least(1), area="deploy"),
-    Setting("eb-strategy", "choice", "update", "Elastic Beanstalk deployment: update or swap",
-            ("update", "swap"), area="deploy"),
-    Setting("eb-application", "str", None, "Elastic Beanstalk application name", area="deploy"),
-    Setting("eb-environment", "str", None, "Elastic Beanstalk environment name", area="deploy"),
+    app_dir: Path = _declare("path", "app", "the application to bundle and deploy", must_exist=True,
+        area="deploy")
+    deploy_timeout: float = _declare("float", 120.0, "seconds to wait for a deployment",
+        validate=positive, area="deploy")
+    bundle_retention: int = _declare("int", 10, "application versions to keep",
+        validate=at_least(1), area="deploy")
+    eb_strategy: Literal["update", "swap"] = _declare("choice", "update",
+        "Elastic Beanstalk deployment: update or swap", area="deploy")
+    eb_application: str | None = _declare("str", None, "Elastic Beanstalk application name",
+        area="deploy")
+    eb_environment: str | None = _declare("str", None, "Elastic Beanstalk environment name",
+        area="deploy")
     # -- predeploy -----------------------------------------------------------------------------
-    Setting("audit-strict", "bool", False,
-            "fail the vulnerability audit when nothing could be audited (no service, no vuln-db)",
-            area="predeploy"),
-    Setting("waivers", "path", "pipeline-waivers.toml", "accepted findings with expiry dates",
-            area="predeploy"),
-    Setting("bandit-severity", "choice", "medium", "lowest bandit severity that fails",
-            ("low", "medium", "high"), area="predeploy"),
-    Setting("secrets-baseline", "path", ".secrets.baseline", "detect-secrets baseline",
-            area="predeploy"),
+    audit_strict: bool = _declare("bool", False,
+        "fail the vulnerability audit when nothing could be audited (no service, no vuln-db)",
+        area="predeploy")
+    waivers: Path = _declare("path", "pipeline-waivers.toml", "accepted findings with expiry dates",
+        area="predeploy")
+    bandit_severity: Literal["low", "medium", "high"] = _declare("choice", "medium",
+        "lowest bandit severity that fails", area="predeploy")
+    secrets_baseline: Path = _declare("path", ".secrets.baseline", "detect-secrets baseline",
+        area="predeploy")
     # -- postdeploy ----------------------------------------------------------------------------
-    Setting("health-timeout", "float", 60.0, "seconds to wait for /health",
-            validate=positive, area="postdeploy"),
-    Setting("load-users", "int", 10, "concurrent users of the load test",
-            validate=at_least(1), area="postdeploy"),
-    Setting("load-spawn-rate", "float", 10.0, "users started per second",
-            validate=positive, area="postdeploy"),
-    Setting("load-duration", "float", 10.0, "seconds of load", validate=positive,
-            area="postdeploy"),
-    Setting("threshold", "list", ("p95<800ms", "photos:p95<2500ms", "error_rate<1%", "rps>=20"),
-            "k6-style load thresholds, e.g. p95<800ms", area="postdeploy",
-            validate=_valid_thresholds),
-    Setting("memory-ceiling-mb", "int", 1024, "largest acceptable service memory (MB)",
-            validate=at_least(1), area="postdeploy"),
-    Setting("allowed-origin", "str", "https://app.example.com", "an origin CORS must allow",
-            area="postdeploy"),
-    Setting("contract", "path", "app/openapi.yaml",
-            "OpenAPI 3.1 document of the service contract (what the fuzzing tests send and expect)",
-            must_exist=True, area="postdeploy"),
-    Setting("fuzz-examples", "int", 30,
-            "generated requests per operation of the contract's fuzzing tests (Schemathesis)",
-            validate=at_least(1), area="postdeploy"),
-    Setting("fuzz-seed", "int", 22,
-            "seed of the fuzzing tests' generator: the same seed sends the same requests",
-            validate=at_least(0), area="postdeploy"),
+    health_timeout: float = _declare("float", 60.0, "seconds to wait for /health",
+        validate=positive, area="postdeploy")
+    load_users: int = _declare("int", 10, "concurrent users of the load test", validate=at_least(1),
+        area="postdeploy")
+    load_spawn_rate: float = _declare("float", 10.0, "users started per second", validate=positive,
+        area="postdeploy")
+    load_duration: float = _declare("float", 10.0, "seconds of load", validate=positive,
+        area="postdeploy")
+    threshold: tuple[str, ...] = _declare("list",
+        ("p95<800ms", "photos:p95<2500ms", "error_rate<1%", "rps>=20"),
+        "k6-style load thresholds, e.g. p95<800ms", area="postdeploy", validate=_valid_thresholds)
+    memory_ceiling_mb: int = _declare("int", 1024, "largest acceptable service memory (MB)",
+        validate=at_least(1), area="postdeploy")
+    allowed_origin: str = _declare("str", "https://app.example.com", "an origin CORS must allow",
+        area="postdeploy")
+    contract: Path = _declare("path", "app/openapi.yaml",
+        "OpenAPI 3.1 document of the service contract (what the fuzzing tests send and expect)",
+        must_exist=True, area="postdeploy")
+    fuzz_examples: int = _declare("int", 30,
+        "generated requests per operation of the contract's fuzzing tests (Schemathesis)",
+        validate=at_least(1), area="postdeploy")
+    fuzz_seed: int = _declare("int", 22,
+        "seed of the fuzzing tests' generator: the same seed sends the same requests",
+        validate=at_least(0), area="postdeploy")
     # -- reporting / monitoring ----------------------------------------------------------------
-    Setting("webhook-url", "url", None, "webhook for notifications", area="reporting"),
+    webhook_url: str | None = _declare("url", None, "webhook for notifications", area="reporting")
     # -- rollback ------------------------------------------------------------------------------
-    Setting("rollback-on-failure", "bool", False, "roll back when a gating test fails",
-            area="rollback"),
-    Setting("rollback-on", "list", ("postdeploy", "monitoring"),
-            "markers or node-id globs whose failure triggers a rollback", area="rollback"),
-    Setting("alert-only", "list", (), "markers or node-id globs that alert but never roll back",
-            area="rollback"),
-)
-# fmt: on
+    rollback_on_failure: bool = _declare("bool", False, "roll back when a gating test fails",
+        area="rollback")
+    rollback_on: tuple[str, ...] = _declare("list", ("postdeploy", "monitoring"),
+        "markers or node-id globs whose failure triggers a rollback", area="rollback")
+    alert_only: tuple[str, ...] = _declare("list", (),
+        "markers or node-id globs that alert but never roll back", area="rollback")
+    # fmt: on
+    sources: Mapping[str, str] = field(repr=False, hash=False)
+    """Where each setting came from, by setting name (``--flag``, ``env PIPELINE_X``,
+    ``pyproject [...]``, ``default``); see :meth:`source`."""
+    rootdir: Path = field(default_factory=Path.cwd)
+    """The folder relative paths were resolved against."""
 
-_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        table: Mapping[str, Any] | None = None,
+        rootdir: Path | None = None,
+    ) -> PipelineSettings:
+        """Resolve every setting from raw flag values, an environment and a pyproject table.
+
+        ``flags`` maps setting names to raw values (``None`` = not given); ``environ``
+        defaults to an empty mapping (pass ``os.environ`` explicitly); ``table`` is the
+        ``[tool.pytest-pipeline]`` table. Raises :class:`SettingError` on a bad value.
+        """
+        known = _BY_NAME
+        flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        for name in flags:
+            if name not in known:
+                raise SettingError(name, "flags", f"unknown setting{did_you_mean(name, known)}")
+        environ = environ or {}
+        root = (rootdir or Path.cwd()).resolve()
+        base, overlays = _split_table(table or {}, known)
+
+        def pick(spec: Setting, env: str | None) -> tuple[Any, str, bool]:
+            if spec.name in flags:
+                return flags[spec.name], spec.flag, False
+            raw_env = environ.get(spec.env_var)
+            if raw_env is not None and raw_env.strip() != "":
+                return raw_env, f"env {spec.env_var}", True
+            if env is not None and spec.name in overlays.get(env, {}):
+                return overlays[env][spec.name], overlay_source(env), False
+            if spec.name in base:
+                return base[spec.name], SOURCE_TABLE, False
+            return spec.default, SOURCE_DEFAULT, False
+
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        env_spec = known["env"]
+        raw, source, from_env = pick(env_spec, None)
+        env = parse_value(env_spec, raw, source, root, from_env=from_env)
+        values["env"], sources["env"] = env, source
+        for spec in SETTINGS:
+            if spec.name == "env":
+                continue
+            raw, source, from_env = pick(spec, env)
+            if spec.name == "stack-name" and isinstance(raw, str):
+                raw = raw.replace("{env}", env)
+            values[spec.attr] = parse_value(spec, raw, source, root, from_env=from_env)
+            sources[spec.name] = source
+        return cls(**values, sources=MappingProxyType(sources), rootdir=root)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> PipelineSettings:
+        """Read every setting from pytest's options, ``os.environ`` and the pyproject table."""
+        flags = {spec.name: getattr(config.option, spec.dest, None) for spec in SETTINGS}
+        return cls.resolve(
+            flags=flags,
+            environ=os.environ,
+            table=read_table(pyproject_path(config)),
+            rootdir=config.rootpath,
+        )
+
+    # -- the whole configuration --------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check every value against its setting and the rules between settings (raises
+        :class:`SettingError` naming the setting and where it came from)."""
+        missing = [spec.name for spec in SETTINGS if spec.name not in self.sources]
+        if missing:
+            raise SettingError(missing[0], "PipelineSettings", "no source recorded")
+        for spec in SETTINGS:
+            value = getattr(self, spec.attr)
+            # Re-parse the typed value through the setting's rules (kind, choices, ranges,
+            # formats); whether a path exists was checked where the value was read.
+            source = self.sources[spec.name]
+            parsed = parse_value(_as_read(spec), _raw(value), source, self.rootdir)
+            if parsed != value or type(parsed) is not type(value):
+                got = f"{type(value).__name__} {value!r}"
+                raise SettingError(spec.name, source, f"expected {spec.kind}, got {got}")
+            # parse_value trusts a default; a value that only claims to be one is checked
+            changed = source == SOURCE_DEFAULT and _raw(value) != _raw(spec.default)
+            if changed and value is not None and spec.validate is not None:
+                try:
+                    spec.validate(value)
+                except ValueError as error:
+                    raise SettingError(spec.name, source, str(error)) from None
+        if self.max_instances < self.min_instances:
+            raise SettingError(
+                "max-instances",
+                self.source("max_instances"),
+                f"must be >= min-instances ({self.min_instances}), got {self.max_instances} "
+                f"(min-instances from {self.source('min_instances')})",
+            )
+        if not self.notification_channels:
+            raise SettingError(
+                "notification-channels",
+                self.source("notification_channels"),
+                "needs at least one channel",
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def source(self, name: SettingName) -> str:
+        """Where setting ``name`` (its attribute name) came from: ``--flag``, ``env
+        PIPELINE_X``, ``pyproject [...]`` or ``default``."""
+        spec = _BY_ATTR.get(name)
+        if spec is None:
+            raise KeyError(f"unknown pipeline setting {name!r}{did_you_mean(name, _BY_ATTR)}")
+        return self.sources[spec.name]
+
+    def explain(self) -> list[tuple[str, Any, str]]:
+        """``(name, value, source)`` of every setting, in declaration order."""
+        return [(s.name, getattr(self, s.attr), self.sources[s.name]) for s in SETTINGS]
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """``(name, value)`` of every setting, in declaration order."""
+        return ((s.name, getattr(self, s.attr)) for s in SETTINGS)
+
+    # -- JSON -----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary: every value and source by setting name, and the rootdir."""
+        return {
+            "rootdir": str(self.rootdir),
+            "values": {name: _raw(value) for name, value in self.items()},
+            "sources": dict(self.sources),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The inverse of :meth:`to_dict` (raises :class:`SettingError` on a bad value)."""
+        unknown = sorted(set(data) - {"rootdir", "values", "sources"})
+        if unknown:
+            raise SettingError(unknown[0], SOURCE_JSON, "unknown field")
+        values, sources = data.get("values"), data.get("sources")
+        if not isinstance(values, dict) or not isinstance(sources, dict):
+            raise SettingError("values", SOURCE_JSON, "needs the objects values and sources")
+        rootdir = data.get("rootdir")
+        if not isinstance(rootdir, str):
+            raise SettingError("rootdir", SOURCE_JSON, "must be a string")
+        for name in (*values, *sources):
+            if name not in _BY_NAME:
+                raise SettingError(
+                    name, SOURCE_JSON, f"unknown setting{did_you_mean(name, _BY_NAME)}"
+                )
+        missing = [spec.name for spec in SETTINGS if spec.name not in values]
+        if missing:
+            raise SettingError(missing[0], SOURCE_JSON, "missing")
+        parsed = {
+            spec.attr: parse_value(
+                _as_read(spec), values[spec.name], SOURCE_JSON, Path(rootdir), from_env=False
+            )
+            for spec in SETTINGS
+        }
+        return cls(**parsed, sources=MappingProxyType(dict(sources)), rootdir=Path(rootdir))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The settings as JSON."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """The inverse of :meth:`to_json`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SettingError("settings", SOURCE_JSON, f"invalid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise SettingError("settings", SOURCE_JSON, "expected an object")
+        return cls.from_dict(data)
+
+
+def _declared() -> tuple[Setting, ...]:
+    """The settings the fields of :class:`PipelineSettings` declare; a ``choice`` setting's
+    choices are the values of its ``Literal`` annotation."""
+    hints = typing.get_type_hints(PipelineSettings)
+    specs: list[Setting] = []
+    for item in fields(PipelineSettings):
+        if _SPEC not in item.metadata:
+            continue
+        declared = dict(item.metadata[_SPEC])
+        if declared["kind"] == "choice":
+            declared["choices"] = typing.get_args(hints[item.name])
+        specs.append(Setting(item.name.replace("_", "-"), **declared))
+    return tuple(specs)
+
+
+SETTINGS: tuple[Setting, ...] = _declared()
+"""Every declared setting, in declaration order (read from :class:`PipelineSettings`)."""
+
+_BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})
+_BY_ATTR: Mapping[str, Setting] = MappingProxyType({s.attr: s for s in SETTINGS})
+
+
+def _raw(value: Any) -> Any:
+    """A typed value as a TOML table or JSON would hold it."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _as_read(spec: Setting) -> Setting:
+    """``spec`` for a value already read once: a path is not checked for existence again."""
+    return replace(spec, must_exist=False) if spec.must_exist else spec
 
 
 def setting(name: str) -> Setting:
@@ -195,14 +449,6 @@ def setting(name: str) -> Setting:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown pipeline setting {name!r}{did_you_mean(name, _BY_NAME)}") from None
-
-
-def _known_settings() -> dict[str, Setting]:
-    # SETTINGS may be extended after import (tests, other areas): rebuild when it grew.
-    if len(_BY_NAME) != len(SETTINGS):
-        _BY_NAME.clear()
-        _BY_NAME.update({s.name: s for s in SETTINGS})
-    return _BY_NAME
 
 
 def _check_keys(table: Mapping[str, Any], where: str, known: Mapping[str, Setting]) -> None:
@@ -236,165 +482,56 @@ def _split_table(
     return base, overlays
 
 
-# -- the frozen result --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """The effective settings of a run and where each came from (frozen, read once)."""
-
-    values: Mapping[str, Any]
-    sources: Mapping[str, str]
-    rootdir: Path = field(default_factory=Path.cwd)
-
-    @classmethod
-    def resolve(
-        cls,
-        *,
-        flags: Mapping[str, Any] | None = None,
-        environ: Mapping[str, str] | None = None,
-        table: Mapping[str, Any] | None = None,
-        rootdir: Path | None = None,
-    ) -> PipelineOptions:
-        """Resolve every setting from raw flag values, an environment and a pyproject table.
-
-        ``flags`` maps setting names to raw values (``None`` = not given); ``environ``
-        defaults to an empty mapping (pass ``os.environ`` explicitly); ``table`` is the
-        ``[tool.pytest-pipeline]`` table. Raises :class:`SettingError` on a bad value.
-        """
-        known = _known_settings()
-        flags = {k: v for k, v in (flags or {}).items() if v is not None}
-        for name in flags:
-            if name not in known:
-                raise SettingError(name, "flags", f"unknown setting{did_you_mean(name, known)}")
-        environ = environ or {}
-        root = (rootdir or Path.cwd()).resolve()
-        base, overlays = _split_table(table or {}, known)
-
-        def pick(spec: Setting, env: str | None) -> tuple[Any, str, bool]:
-            if spec.name in flags:
-                return flags[spec.name], spec.flag, False
-            raw_env = environ.get(spec.env_var)
-            if raw_env is not None and raw_env.strip() != "":
-                return raw_env, f"env {spec.env_var}", True
-            if env is not None and spec.name in overlays.get(env, {}):
-                return overlays[env][spec.name], overlay_source(env), False
-            if spec.name in base:
-                return base[spec.name], SOURCE_TABLE, False
-            return spec.default, SOURCE_DEFAULT, False
-
-        values: dict[str, Any] = {}
-        sources: dict[str, str] = {}
-        env_spec = known["env"]
-        raw, source, from_env = pick(env_spec, None)
-        env = parse_value(env_spec, raw, source, root, from_env=from_env)
-        values["env"], sources["env"] = env, source
-        for spec in known.values():
-            if spec.name == "env":
-                continue
-            raw, source, from_env = pick(spec, env)
-            if spec.name == "stack-name" and isinstance(raw, str):
-                raw = raw.replace("{env}", env)
-            values[spec.name] = parse_value(spec, raw, source, root, from_env=from_env)
-            sources[spec.name] = source
-        return cls(MappingProxyType(values), MappingProxyType(sources), root)
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> PipelineOptions:
-        """Read every setting from pytest's options, ``os.environ`` and the pyproject table."""
-        flags = {spec.name: getattr(config.option, spec.dest, None) for spec in SETTINGS}
-        return cls.resolve(
-            flags=flags,
-            environ=os.environ,
-            table=read_table(pyproject_path(config)),
-            rootdir=config.rootpath,
-        )
-
-    def get(self, name: str) -> Any:
-        """The parsed value of setting ``name``."""
-        try:
-            return self.values[name]
-        except KeyError:
-            raise KeyError(
-                f"unknown pipeline setting {name!r}{did_you_mean(name, self.values)}"
-            ) from None
-
-    def source(self, name: str) -> str:
-        """Where ``name`` came from: ``--flag``, ``env PIPELINE_X``, ``pyproject [..]``, default."""
-        self.get(name)
-        return self.sources[name]
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        """``(name, value)`` of every setting, in declaration order."""
-        return iter(self.values.items())
-
-    def explain(self) -> list[tuple[str, Any, str]]:
-        """``(name, value, source)`` of every setting, in declaration order."""
-        return [(name, value, self.sources[name]) for name, value in self.values.items()]
-
-    # typed properties of the core settings
-    @property
-    def env(self) -> str:
-        """The pipeline environment (dev, staging or prod)."""
-        return str(self.values["env"])
-
-    @property
-    def target_url(self) -> str | None:
-        """The URL of an already running service, if given."""
-        value = self.values["target-url"]
-        return None if value is None else str(value)
-
-    @property
-    def aws_backend(self) -> str:
-        """auto, moto, endpoint or aws."""
-        return str(self.values["aws-backend"])
-
-    @property
-    def aws_endpoint_url(self) -> str | None:
-        """The AWS endpoint URL, if given."""
-        value = self.values["aws-endpoint-url"]
-        return None if value is None else str(value)
-
-    @property
-    def aws_region(self) -> str:
-        """The AWS region."""
-        return str(self.values["aws-region"])
-
-    @property
-    def stack_name(self) -> str:
-        """The CloudFormation stack name, ``{env}`` already replaced."""
-        return str(self.values["stack-name"])
-
-    @property
-    def deploy_target(self) -> str:
-        """local or elasticbeanstalk."""
-        return str(self.values["deploy-target"])
-
-    @property
-    def teardown(self) -> str:
-        """always, on-success or never."""
-        return str(self.values["teardown"])
-
-    @property
-    def no_gate(self) -> bool:
-        """True when the gate is off."""
-        return bool(self.values["no-gate"])
-
-    @property
-    def vuln_db(self) -> Path | None:
-        """The offline OSV database directory, if given."""
-        value = self.values["vuln-db"]
-        return None if value is None else Path(value)
-
-    @property
-    def gate_timeout(self) -> float:
-        """Seconds an xdist worker waits for earlier stages."""
-        return float(self.values["gate-timeout"])
-
-    @property
-    def reports_dir(self) -> Path:
-        """Where reports are written (absolute)."""
-        return Path(self.values["reports-dir"])
+SettingName = Literal[  # the attributes of PipelineSettings that are settings
+    "env",
+    "target_url",
+    "aws_backend",
+    "aws_endpoint_url",
+    "aws_region",
+    "stack_name",
+    "deploy_target",
+    "teardown",
+    "no_gate",
+    "vuln_db",
+    "gate_timeout",
+    "reports_dir",
+    "instance_type",
+    "min_instances",
+    "max_instances",
+    "deployment_bucket",
+    "template",
+    "notification_channels",
+    "rollback_enabled",
+    "monitoring_enabled",
+    "stack_timeout",
+    "janitor",
+    "protected_environments",
+    "app_dir",
+    "deploy_timeout",
+    "bundle_retention",
+    "eb_strategy",
+    "eb_application",
+    "eb_environment",
+    "audit_strict",
+    "waivers",
+    "bandit_severity",
+    "secrets_baseline",
+    "health_timeout",
+    "load_users",
+    "load_spawn_rate",
+    "load_duration",
+    "threshold",
+    "memory_ceiling_mb",
+    "allowed_origin",
+    "contract",
+    "fuzz_examples",
+    "fuzz_seed",
+    "webhook_url",
+    "rollback_on_failure",
+    "rollback_on",
+    "alert_only",
+]
+"""The attribute name of a setting (a test holds it to the fields of PipelineSettings)."""
 
 
 def pyproject_path(config: pytest.Config) -> Path | None:

@@ -1,4 +1,5 @@
-"""The deploy-target protocol both targets implement, and the error every deploy failure raises."""
+"""The deploy-target protocol (what the suites see of a deployment) and the error every
+deploy failure raises."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:  # only a type here; the bundle builder loads where bundles ar
     from pytest_pipeline.aws.bundles import Bundle
 
 EVENT_TAIL = 10
+DRILL_MARK = "-broken-"
+"""In the label of a rollback drill's deliberately broken version (never a rollback target,
+never counted toward retention)."""
 
 
 class DeployError(RuntimeError):

@@ -1,21 +1,30 @@
 """The Elastic Beanstalk deploy target (boto3).
 
 A deploy creates an application version from the uploaded S3 bundle, then either updates the
-environment in place (``update``) or clones it, deploys to the clone and swaps CNAMEs
-(``swap``). It polls ``describe_environments`` and ``describe_events`` with its own deadline
-and succeeds only when the environment is Ready, Green and on the *new* label, and its URL's
-``/health`` reports that label: Elastic Beanstalk may roll a failed deployment back by itself
-and turn Green on the old label, which is a failure, not a success.
+environment in place (``update``) or goes blue/green (``swap``). It polls
+``describe_environments`` and ``describe_events`` with its own deadline and succeeds only
+when the environment is Ready, Green and on the *new* label, and its URL's ``/health``
+reports that label: Elastic Beanstalk may roll a failed deployment back by itself and turn
+Green on the old label, which is a failure, not a success.
 
-After a verified swap the old environment is terminated; the live environment is then the
-newest ``<environment>-<suffix>`` clone (or ``<environment>`` itself while it exists).
+``swap`` keeps the environment the stack owns the one that serves: the new version starts on
+a clone of it; once healthy the CNAMEs are swapped (the clone serves), the new version is
+deployed to the stack's environment (which serves nothing meanwhile), the CNAMEs are swapped
+back and the clone is terminated. Every request is answered by a healthy environment, and
+deleting the stack leaves nothing running.
+
+:meth:`ElasticBeanstalkTarget.throwaway_clone` is a copy of the serving environment for
+drills, removed afterwards with the application versions deployed to it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +32,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from pytest_pipeline.aws.bundles import AwsClientFactory, Bundle
-from pytest_pipeline.deploy.base import DeployError, deployed, event, rolled_back
+from pytest_pipeline.deploy.base import DRILL_MARK, DeployError, deployed, event, rolled_back
 from pytest_pipeline.deploy.ebpoll import EbPoller, Failed, platform_event
 from pytest_pipeline.models import DeploymentEvent, DeploymentMetadata, DeploymentStatus, utcnow
 from pytest_pipeline.retry import Backoff
@@ -48,6 +57,11 @@ def health_reports(url: str, label: str) -> str | None:
     if response.status_code != 200 or version != label:
         return f"GET {url}/health answered {response.status_code} with version {version!r}"
     return None
+
+
+def drill_label(label: str) -> str:
+    """The label of a rollback drill's broken copy of version ``label``."""
+    return f"{label}{DRILL_MARK}{utcnow():%H%M%S%f}"
 
 
 def version_setting(label: str) -> list[dict[str, str]]:
@@ -94,6 +108,8 @@ class ElasticBeanstalkTarget:
         self.http_check = http_check or health_reports
         self._previous: str | None = None
         self._pending: set[str] = set()
+        self.created: list[str] = []
+        """Application versions this target created (a throwaway clone deletes them)."""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -135,9 +151,20 @@ class ElasticBeanstalkTarget:
             return self._previous
         current = self.current_version()
         for label in reversed(self.versions()):
-            if label != current:
+            if label != current and DRILL_MARK not in label:
                 return label
         return None
+
+    def inventory(self) -> list[str]:
+        """The application's environments that are not terminated, ``name:status`` sorted."""
+        response = self.eb.describe_environments(
+            ApplicationName=self.application, IncludeDeleted=False
+        )
+        return sorted(
+            f"{env['EnvironmentName']}:{env.get('Status')}"
+            for env in response.get("Environments", [])
+            if env.get("Status") != "Terminated"
+        )
 
     def versions(self) -> list[str]:
         """Application versions, oldest first."""
@@ -150,9 +177,11 @@ class ElasticBeanstalkTarget:
 
     def prune_versions(self, keep: int) -> tuple[list[str], set[str]]:
         """Delete application versions beyond the newest ``keep``, with their bundles; never
-        the serving one or the one a rollback would restore. Returns the deleted labels and
-        the S3 keys of the versions kept (bundle retention must leave those alone: a
-        version whose bundle is gone cannot be deployed, by a rollback least of all)."""
+        the serving one or the one a rollback would restore. A rollback drill's broken
+        versions (left by a drill that could not clean up) never count and always go.
+        Returns the deleted labels and the S3 keys of the versions kept (bundle retention
+        must leave those alone: a version whose bundle is gone cannot be deployed, by a
+        rollback least of all)."""
         if keep < 1:
             raise ValueError(f"bundle-retention must keep at least 1 version, got {keep}")
         response = self.eb.describe_application_versions(ApplicationName=self.application)
@@ -163,9 +192,11 @@ class ElasticBeanstalkTarget:
         )
         protected = {self.current_version(), self.previous_version()} - {None}
         deleted, kept_keys = [], set()
-        for index, item in enumerate(items):
+        real = [item for item in items if DRILL_MARK not in str(item["VersionLabel"])]
+        drills = [item for item in items if DRILL_MARK in str(item["VersionLabel"])]
+        for index, item in enumerate(real + drills):  # a drill's versions never count
             label = str(item["VersionLabel"])
-            if index < keep or label in protected:
+            if (index < keep and DRILL_MARK not in label) or label in protected:
                 key = (item.get("SourceBundle") or {}).get("S3Key")
                 if key:
                     kept_keys.add(str(key))
@@ -228,7 +259,7 @@ class ElasticBeanstalkTarget:
             if self.strategy == "update":
                 cname = self._update(name, label, events).get("CNAME") or live.get("CNAME")
             else:
-                name, cname = self._swap(live, label, events), live.get("CNAME")
+                cname = self._swap(live, label, events)
             self._verify_served(f"http://{cname}", label, events)
         except Failed as failure:
             self._fail(failure, name, label, previous, started, events)
@@ -307,6 +338,7 @@ class ElasticBeanstalkTarget:
                 SourceBundle=source,
                 Process=True,
             )
+            self.created.append(label)
             events.append(
                 event(
                     f"created application version {label} from s3://{bundle.s3_bucket}/{bundle.s3_key}"
@@ -360,11 +392,12 @@ class ElasticBeanstalkTarget:
         events.append(event(f"update_environment {name} to {label}"))
         return self.poll.watch(name, label, since, events)
 
-    def _swap(self, live: dict[str, Any], label: str, events: list[DeploymentEvent]) -> str:
-        """Clone ``live`` with ``label``, wait for it, swap CNAMEs, retire the old environment."""
-        name = live["EnvironmentName"]
-        suffix = hashlib.sha256(label.encode()).hexdigest()[:7]
-        clone = f"{self.environment[:31]}-{suffix}"
+    def _clone(
+        self, live: dict[str, Any], clone: str, label: str, events: list[DeploymentEvent]
+    ) -> str:
+        """Create ``clone`` from ``live``'s configuration running ``label``; wait until it is
+        Ready and Green on it; returns its configuration template (the clone is retired when
+        it does not become healthy)."""
         template = f"{clone}-config"
         since = datetime.now(UTC) - timedelta(seconds=5)
         self._pending.add(clone)
@@ -380,35 +413,83 @@ class ElasticBeanstalkTarget:
             VersionLabel=label,
             OptionSettings=version_setting(label),
         )
-        events.append(event(f"cloning {name} into {clone} with {label}"))
+        events.append(event(f"cloning {live['EnvironmentName']} into {clone} with {label}"))
         try:
             self.poll.watch(clone, label, since, events)
         except Failed:
             self._retire(clone, template, events)
             raise
+        return template
+
+    def _swap(self, live: dict[str, Any], label: str, events: list[DeploymentEvent]) -> str:
+        """Blue/green that keeps ``live`` (the stack's environment) serving ``label``: clone it
+        with ``label``, swap CNAMEs, deploy ``label`` to ``live`` while the clone serves, swap
+        back, terminate the clone. Returns the CNAME (``live``'s, as before)."""
+        name, cname = live["EnvironmentName"], str(live.get("CNAME"))
+        suffix = hashlib.sha256(label.encode()).hexdigest()[:7]
+        clone = f"{self.environment[:31]}-{suffix}"
+        template = self._clone(live, clone, label, events)
+        self._swap_cnames(name, clone, cname, events)
+        try:
+            self._update(name, label, events)
+            self._verify_served(f"http://{self.poll.describe(name).get('CNAME')}", label, events)
+        except Failed as failure:
+            env = self.poll.describe(name)
+            if env.get("Status") == "Ready" and env.get("Health") == "Green":
+                self._swap_cnames(clone, name, cname, events)  # the old version serves again
+                self._pending.discard(clone)
+                self._retire(clone, template, events)
+                raise
+            raise Failed(
+                failure.kind,
+                f"{failure.detail}; {label} serves from the clone {clone} (not owned by the "
+                f"stack) while {name} is {env.get('Status')} and {env.get('Health')}: fix {name} "
+                f"and deploy again, the next deploy swaps back and terminates {clone}",
+                env,
+            ) from failure
+        self._swap_cnames(clone, name, cname, events)
+        self._pending.discard(clone)
+        self._retire(clone, template, events)
+        return cname
+
+    def _swap_cnames(
+        self, source: str, destination: str, cname: str, events: list[DeploymentEvent]
+    ) -> None:
+        """Swap the CNAMEs of ``source`` and ``destination``; wait until ``destination`` holds
+        ``cname`` and both are Ready."""
         self.eb.swap_environment_cnames(
-            SourceEnvironmentName=name, DestinationEnvironmentName=clone
+            SourceEnvironmentName=source, DestinationEnvironmentName=destination
         )
-        events.append(event(f"swapped CNAMEs of {name} and {clone}"))
+        events.append(event(f"swapped CNAMEs of {source} and {destination}"))
 
         def swapped() -> bool:
-            new, old = self.poll.describe(clone), self.poll.describe(name)
+            new, old = self.poll.describe(destination), self.poll.describe(source)
             ready = new.get("Status") == "Ready" and old.get("Status") == "Ready"
-            return ready and new.get("CNAME") == live.get("CNAME")
+            return ready and new.get("CNAME") == cname
 
         self.poll.wait_or_fail(
             swapped,
-            f"{clone} to take over {live.get('CNAME')}",
+            f"{destination} to take over {cname}",
             "timeout",
-            lambda: f"the CNAME swap of {name} and {clone} did not settle",
+            lambda: f"the CNAME swap of {source} and {destination} did not settle",
         )
-        self._pending.discard(clone)
-        self._retire(name, template, events)
-        return clone
 
     def _retire(self, name: str, template: str, events: list[DeploymentEvent]) -> None:
-        self.eb.terminate_environment(EnvironmentName=name, TerminateResources=True)
+        """Terminate ``name`` (forced: it may be mid-update) and wait until it is gone; delete
+        its configuration template."""
+        self.eb.terminate_environment(
+            EnvironmentName=name, TerminateResources=True, ForceTerminate=True
+        )
         events.append(event(f"terminating environment {name}"))
+
+        def gone() -> bool:
+            response = self.eb.describe_environments(
+                ApplicationName=self.application, EnvironmentNames=[name], IncludeDeleted=False
+            )
+            return all(env.get("Status") == "Terminated" for env in response["Environments"])
+
+        self.poll.wait(gone, f"environment {name} to terminate")
+        self._pending.discard(name)
         try:
             self.eb.delete_configuration_template(
                 ApplicationName=self.application, TemplateName=template
@@ -417,6 +498,35 @@ class ElasticBeanstalkTarget:
             events.append(
                 event(f"could not delete configuration template {template}: {error}", "WARN")
             )
+
+    @contextmanager
+    def throwaway_clone(self, purpose: str = "drill") -> Iterator[ElasticBeanstalkTarget]:
+        """A throwaway copy of the live environment: created from its configuration, running
+        its version, Ready and Green; yields a target for it (automatic rollback on). On the
+        way out, even when the body failed, the clone is terminated (and waited for), its
+        configuration template deleted, and the application versions deployed through the
+        yielded target are deleted with their bundles, so they never count toward retention.
+        The live environment is never touched."""
+        live = self._live()
+        self._require_ready(live, [])
+        label = str(live.get("VersionLabel"))
+        name = f"{self.environment[:29]}-{purpose[:5]}{secrets.token_hex(2)}"
+        events: list[DeploymentEvent] = []
+        template = self._clone(live, name, label, events)
+        clone = copy.copy(self)
+        clone.environment, clone.strategy, clone.rollback_enabled = name, "update", True
+        clone._previous, clone._pending, clone.created = None, set(), []
+        try:
+            yield clone
+        finally:
+            self._retire(name, template, events)
+            for version in clone.created:
+                if version != label:
+                    self.eb.delete_application_version(
+                        ApplicationName=self.application,
+                        VersionLabel=version,
+                        DeleteSourceBundle=True,
+                    )
 
     def _fail(
         self,
@@ -444,7 +554,8 @@ class ElasticBeanstalkTarget:
         status = DeploymentStatus.FAILED
         outcome = ""
         if self.strategy == "swap":
-            outcome = f"; {previous} kept serving on the original environment"
+            if "(not owned by the stack)" not in failure.detail:
+                outcome = f"; {previous} kept serving on the original environment"
         elif (
             self.rollback_enabled and previous and previous != label and failure.kind != "not_ready"
         ):
@@ -473,6 +584,11 @@ class ElasticBeanstalkTarget:
     ) -> tuple[DeploymentStatus, str]:
         """Roll ``name`` back to ``previous``; returns the status and a phrase for the message."""
         env = failure.env or {}
+        back = env.get("Status") == "Ready" and env.get("VersionLabel") == previous
+        if back and env.get("Health") != "Green":
+            # AllAtOnce: the old label, but no instance runs it (Red): redeploy it
+            events.append(event(f"{name} reports {previous} but is {env.get('Health')}"))
+            env = {}
         if env.get("Status") == "Ready" and env.get("VersionLabel") == previous:
             try:
                 self.poll.watch(name, previous, datetime.now(UTC), events)

@@ -26,7 +26,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pytest_pipeline.deploy.base import DeployError, DeployTarget, event
+from pytest_pipeline.deploy.base import DRILL_MARK, DeployError, DeployTarget, event
 from pytest_pipeline.models import (
     DeploymentEvent,
     DeploymentMetadata,
@@ -279,36 +279,24 @@ class Outcome:
 
 
 def previous_label(target: DeployTarget) -> str | None:
-    """The version to restore when this run deployed nothing: the previous version label
-    recorded for the environment. The local target records it; Elastic Beanstalk keeps no
-    deployment history, so there it is the application version created just before the
-    serving one. None when there is none (or it is the serving one)."""
+    """The version to restore when this run deployed nothing: Elastic Beanstalk keeps no
+    deployment history, so it is the application version created just before the serving
+    one, never a rollback drill's broken version. None when there is none (or it is the
+    serving one)."""
     current = target.current_version()
-    if target.name == "local":
-        previous = target.previous_version()
-    else:
-        versions = target.versions()
-        position = versions.index(current) if current in versions else -1
-        previous = versions[position - 1] if position > 0 else None
+    versions = [label for label in target.versions() if DRILL_MARK not in label]
+    position = versions.index(current) if current in versions else -1
+    previous = versions[position - 1] if position > 0 else None
     return previous if previous and previous != current else None
 
 
 def _remediation(target: DeployTarget, environment: str, label: str | None) -> str:
     wanted = label or "the last known-good version"
-    if target.name == "elasticbeanstalk":
-        return (
-            f"restore {wanted} by hand: `aws elasticbeanstalk update-environment "
-            f"--environment-name {getattr(target, 'environment', '<environment>')} "
-            f"--version-label {wanted}`, then check the "
-            "environment is Ready and Green and read the instance logs (`eb logs`)"
-        )
     return (
-        f"restore {wanted} by hand: check out its commit and run `pytest -m deploy --env "
-        f"{environment} --teardown never`, or restart the stored version with `python -c "
-        f'"from pytest_pipeline.deploy.local import LocalTarget; '
-        f"LocalTarget('.pipeline', '{environment}').rollback('{wanted}')\"` (it then runs "
-        f"without the stack's variables); logs and state are under .pipeline/local/"
-        f"{environment}/"
+        f"restore {wanted} by hand: `aws elasticbeanstalk update-environment "
+        f"--environment-name {getattr(target, 'environment', environment)} "
+        f"--version-label {wanted}`, then check the "
+        "environment is Ready and Green and read the instance logs (`eb logs`)"
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from pytest_pipeline import settings
 from pytest_pipeline.plugin import collection
 from pytest_pipeline.plugin.run import RUN_KEY, PipelineRun
+from pytest_pipeline.settingkinds import SettingError
 
 FIXTURE_MODULES = (
     "pytest_pipeline.plugin.fixtures.core",
@@ -41,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(misread)
     try:
         run = PipelineRun.start(config)
-    except settings.SettingError as error:
+    except SettingError as error:
         if config.option.help or config.option.version:
             return  # let --help and --version work in a misconfigured project
         raise pytest.UsageError(str(error)) from None

@@ -52,7 +52,7 @@ def configure(config: pytest.Config, run: PipelineRun) -> None:
     ``--collect-only``: nothing runs, so no log or record is written)."""
     if config.option.help or config.option.collectonly:
         return
-    register_setting_secrets(run.options.get("webhook-url"))
+    register_setting_secrets(run.options.webhook_url)
     if run.owns_run:
         check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
@@ -81,7 +81,7 @@ def check_reports_dir(run: PipelineRun) -> None:
             problem = f"cannot take the run's reports ({error.strerror or error})"
     if problem:
         raise pytest.UsageError(
-            f"pipeline setting 'reports-dir' (from {run.options.source('reports-dir')}): "
+            f"pipeline setting 'reports-dir' (from {run.options.source('reports_dir')}): "
             f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
             "PIPELINE_REPORTS_DIR"
         )
@@ -89,7 +89,7 @@ def check_reports_dir(run: PipelineRun) -> None:
 
 def reports_dir(run: PipelineRun) -> Path:
     """The run's reports folder, absolute."""
-    path = Path(str(run.options.get("reports-dir")))
+    path = run.options.reports_dir
     return path if path.is_absolute() else run.options.rootdir / path
 
 
@@ -199,7 +199,7 @@ def notify_failure(
     """
     from pytest_pipeline.aws import monitoring
 
-    channels = list(run.options.get("notification-channels") or ())
+    channels = list(run.options.notification_channels)
     sns_client, topic = None, None
     if "sns" in channels and infra is not None:
         topic = infra.outputs.get("NotificationTopicArn")
@@ -216,7 +216,7 @@ def notify_failure(
         summary_text(summary) + "\n\n" + summary_markdown(summary),
         sns_client=sns_client,
         topic_arn=topic,
-        webhook_url=run.options.get("webhook-url"),
+        webhook_url=run.options.webhook_url,
         payload={
             "status": summary.outcome,
             "environment": summary.environment,
@@ -325,19 +325,19 @@ class ReportingPlugin:
         """The summary of the run so far (complete at the end of the run)."""
         options = self.run.options
         deployment, infra = self.deployment(), self.infrastructure()
-        backend = infra.backend if infra else f"{options.get('aws-backend')} (not used)"
+        backend = infra.backend if infra else f"{options.aws_backend} (not used)"
         if infra and infra.endpoint_url:
             backend += f" at {infra.endpoint_url}"
         halted = self.run.halted_stage
         durations = {s.stage.value: s.duration for s in self.run.stage_summary()}
         return build_summary(
             self.run.results,
-            environment=str(options.get("env")),
+            environment=options.env,
             commit=(deployment.commit if deployment else None) or git_commit(options.rootdir),
             aws_backend=backend,
-            stack=infra.stack_name if infra else str(options.get("stack-name")),
+            stack=infra.stack_name if infra else options.stack_name,
             version_label=deployment.version_label if deployment else None,
-            url=(deployment.url if deployment else None) or options.get("target-url"),
+            url=(deployment.url if deployment else None) or options.target_url,
             halted_stage=halted.value if halted else None,
             run_id=self.run.run_id,
             durations=durations,
@@ -448,7 +448,7 @@ class ReportingPlugin:
         ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():
             self._github(summary, ready, rec)
-        if infra is not None and self.run.options.get("monitoring-enabled"):
+        if infra is not None and self.run.options.monitoring_enabled:
             publish_run_metrics(summary, self.run, infra)
         if not ready:
             notify_failure(self.run, summary, infra)
@@ -503,7 +503,7 @@ class HtmlIntegration:
 
     def pytest_html_report_title(self, report: Any) -> None:
         """``Pipeline report: <env>``."""
-        report.title = f"Pipeline report: {self.reporting.run.options.get('env')}"
+        report.title = f"Pipeline report: {self.reporting.run.options.env}"
 
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session

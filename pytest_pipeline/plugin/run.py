@@ -1,7 +1,7 @@
 """The state of one pipeline run, registered with pytest as the ``pipeline-run`` plugin object.
 
-:func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings, the
-:class:`~pytest_pipeline.config.PipelineConfig`, the run id and the run folder shared by the
+:func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings
+(:class:`~pytest_pipeline.settings.PipelineSettings`), the run id and the run folder shared by the
 xdist controller and its workers, every test's result with its stage, the gate, records
 other areas persist for the controller (``record``/``recorded``) and end-of-run finalizers.
 """
@@ -24,11 +24,10 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.config import PipelineConfig
 from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.runtime import envlock, orphans, runonce
 from pytest_pipeline.runtime.signals import TermAsInterrupt
-from pytest_pipeline.settings import PipelineOptions
+from pytest_pipeline.settings import PipelineSettings
 from pytest_pipeline.stages import Gate, Halt, Stage, first_line
 
 PLUGIN_NAME = "pipeline-run"
@@ -181,8 +180,7 @@ class PipelineRun:
     def __init__(
         self,
         pytest_config: pytest.Config,
-        options: PipelineOptions,
-        config: PipelineConfig,
+        options: PipelineSettings,
         *,
         run_id: str,
         run_dir: Path,
@@ -192,7 +190,6 @@ class PipelineRun:
             raise ValueError(f"role must be single, controller or worker, not {role!r}")
         self.pytest_config = pytest_config
         self.options = options
-        self.config = config
         self.run_id = run_id
         self.run_dir = run_dir
         self.role = role
@@ -234,8 +231,7 @@ class PipelineRun:
     @classmethod
     def start(cls, pytest_config: pytest.Config) -> PipelineRun:
         """Resolve the settings, create or join the run folder and register the run."""
-        options = PipelineOptions.from_config(pytest_config)
-        config = PipelineConfig.from_options(options)
+        options = PipelineSettings.from_config(pytest_config)
         workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
         owner_pid = os.getpid()
         if workerinput is not None and WORKERINPUT_DIR in workerinput:
@@ -248,7 +244,7 @@ class PipelineRun:
             run_dir = _make_run_dir(options.rootdir, run_id)
             dist = pytest_config.getoption("dist", default="no")
             role = "controller" if dist not in (None, "no") else "single"
-        run = cls(pytest_config, options, config, run_id=run_id, run_dir=run_dir, role=role)
+        run = cls(pytest_config, options, run_id=run_id, run_dir=run_dir, role=role)
         run.owner_pid = owner_pid
         if run.owns_run:
             run._marker = orphans.claim(run_dir, run_id)
@@ -308,7 +304,7 @@ class PipelineRun:
     @property
     def environment_key(self) -> str:
         """What one run at a time may use: the environment and its stack."""
-        return f"{self.options.get('env')}-{self.options.get('stack-name')}"
+        return f"{self.options.env}-{self.options.stack_name}"
 
     def hold_environment(self) -> str | None:
         """Hold this run's environment until the run ends (every process of the run may
@@ -445,8 +441,8 @@ class PipelineRun:
         ``verbose`` (pytest ``-v``) adds every setting with its source."""
         options = self.options
         line = (
-            f"pipeline: env {options.get('env')}, aws-backend {options.get('aws-backend')}, "
-            f"deploy-target {options.get('deploy-target')}, run {self.run_id} ({self.role}) "
+            f"pipeline: env {options.env}, aws-backend {options.aws_backend}, "
+            f"deploy-target {options.deploy_target}, run {self.run_id} ({self.role}) "
             f"in {self.run_dir}"
         )
         swept = [f"pipeline: {swept.describe()}" for swept in self.swept]

@@ -93,20 +93,20 @@ def build_scans(config: pytest.Config) -> SecurityScans:
     """Read the predeploy settings and the waiver file (raises :class:`WaiverError`)."""
     options = get_run(config).options
     root = Path(options.rootdir)
-    waivers_path = Path(options.get("waivers"))
+    waivers_path = options.waivers
     waivers = load_waivers(waivers_path, display=_display(waivers_path, root))
-    vuln_db = options.get("vuln-db")
-    baseline = options.get("secrets-baseline")
+    vuln_db = options.vuln_db
+    baseline = options.secrets_baseline
     context = ScanContext(
         root=root,
-        app_dir=Path(options.get("app-dir")),
+        app_dir=options.app_dir,
         vuln_db=Path(vuln_db) if vuln_db else None,
-        audit_strict=bool(options.get("audit-strict")),
-        bandit_severity=Severity(str(options.get("bandit-severity"))),
+        audit_strict=options.audit_strict,
+        bandit_severity=Severity(options.bandit_severity),
         secrets_baseline=Path(baseline) if baseline else None,
-        templates=(Path(options.get("template")),),
+        templates=(options.template,),
     )
-    return SecurityScans(context, waivers, Path(options.get("reports-dir")))
+    return SecurityScans(context, waivers, options.reports_dir)
 
 
 def _display(path: Path, root: Path) -> str:

@@ -16,7 +16,7 @@ from pytest_pipeline.plugin.extras import need_extra
 need_extra("aws", "the bundle checks")
 
 from pytest_pipeline.aws.bundles import Bundle, scan_bundle_for_secrets  # noqa: E402
-from pytest_pipeline.settings import PipelineOptions  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 # What must never ship, stated independently of the code that builds the bundle.
 NEVER_FOLDERS = {"tests", "test", "__pycache__", ".pytest_cache", ".venv", "venv", ".git", ".aws"}
@@ -29,10 +29,10 @@ def members(bundle: Bundle) -> list[zipfile.ZipInfo]:
         return zf.infolist()
 
 
-def test_bundle_has_the_platform_files(bundle: Bundle, pipeline_options: PipelineOptions) -> None:
+def test_bundle_has_the_platform_files(bundle: Bundle, pipeline_settings: PipelineSettings) -> None:
     """Procfile (with a web command) and requirements.txt at the root, every .ebextensions
     file and every model file of the application."""
-    app = Path(pipeline_options.get("app-dir"))
+    app = pipeline_settings.app_dir
     names = {info.filename for info in members(bundle)}
     with zipfile.ZipFile(bundle.path) as zf:
         procfile = zf.read("Procfile").decode() if "Procfile" in names else ""
@@ -61,14 +61,14 @@ def test_bundle_ships_nothing_it_must_not(bundle: Bundle) -> None:
     assert not offending, f"bundle {bundle.path.name} ships {offending}"
 
 
-def test_bundle_has_no_secrets(bundle: Bundle, pipeline_options: PipelineOptions) -> None:
+def test_bundle_has_no_secrets(bundle: Bundle, pipeline_settings: PipelineSettings) -> None:
     """detect-secrets finds nothing in any member (the repository's baseline applies)."""
-    app = Path(pipeline_options.get("app-dir")).resolve()
+    app = pipeline_settings.app_dir.resolve()
     try:
-        prefix = app.relative_to(pipeline_options.rootdir.resolve()).as_posix() + "/"
+        prefix = app.relative_to(pipeline_settings.rootdir.resolve()).as_posix() + "/"
     except ValueError:
         prefix = ""
-    baseline = pipeline_options.get("secrets-baseline")
+    baseline = pipeline_settings.secrets_baseline
     findings = scan_bundle_for_secrets(bundle, Path(baseline) if baseline else None, prefix)
     assert not findings, "\n".join(finding.describe() for finding in findings)
 

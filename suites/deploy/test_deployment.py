@@ -10,7 +10,7 @@ import requests
 from pytest_pipeline.deploy.base import DeployTarget
 from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus, InfrastructureState
 from pytest_pipeline.plugin.run import PipelineRun
-from pytest_pipeline.settings import PipelineOptions
+from pytest_pipeline.settings import PipelineSettings
 
 
 def health(url: str) -> dict[str, Any]:
@@ -23,10 +23,10 @@ def health(url: str) -> dict[str, Any]:
 
 
 def test_version_label_names_env_commit_and_time(
-    deployment: DeploymentMetadata, pipeline_options: PipelineOptions
+    deployment: DeploymentMetadata, pipeline_settings: PipelineSettings
 ) -> None:
     """``<env>-<short commit>-<UTC %Y%m%dT%H%M%SZ>``."""
-    pattern = rf"{re.escape(pipeline_options.env)}-[0-9A-Za-z]{{1,8}}-\d{{8}}T\d{{6}}Z"
+    pattern = rf"{re.escape(pipeline_settings.env)}-[0-9A-Za-z]{{1,8}}-\d{{8}}T\d{{6}}Z"
     assert re.fullmatch(pattern, deployment.version_label), deployment.version_label
 
 

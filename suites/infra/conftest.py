@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_pipeline.plugin.run import get_run
@@ -13,6 +11,6 @@ from pytest_pipeline.predeploy.templates import run_templates
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``template``: the configured CloudFormation template and its nested stacks'."""
     if "template" in metafunc.fixturenames:
-        configured = Path(get_run(metafunc.config).config.cloudformation_template)
+        configured = get_run(metafunc.config).options.template
         found = run_templates(configured) if configured.is_file() else []
         metafunc.parametrize("template", found, ids=[p.name for p in found])

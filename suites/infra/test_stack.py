@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_pipeline.plugin.extras import need_extra
@@ -20,8 +18,8 @@ from pytest_pipeline.aws.stacks import (  # noqa: E402
     TAG_MANAGED,
     TAG_RUN,
 )
-from pytest_pipeline.config import PipelineConfig  # noqa: E402
 from pytest_pipeline.models import InfrastructureState  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 
 def test_stack_is_ready(stack: InfrastructureState) -> None:
@@ -44,10 +42,10 @@ def test_environment_url_output(stack: InfrastructureState, aws: AwsContext) -> 
 
 
 def test_every_declared_resource_exists_or_is_reported(
-    stack: InfrastructureState, pipeline_config: PipelineConfig
+    stack: InfrastructureState, pipeline_settings: PipelineSettings
 ) -> None:
     """Each resource of the template was created, or the backend says it did not model it."""
-    template = cfn.load_template(Path(pipeline_config.cloudformation_template))
+    template = cfn.load_template(pipeline_settings.template)
     unreported = [
         logical_id
         for logical_id in cfn.declared_resources(template)

@@ -10,6 +10,6 @@ from pytest_pipeline.plugin.run import PipelineRun
 @pytest.fixture(autouse=True)
 def _monitoring_enabled(pipeline_run: PipelineRun) -> None:
     """Skip the stage when monitoring is turned off for this environment."""
-    if not pipeline_run.options.get("monitoring-enabled"):
-        source = pipeline_run.options.source("monitoring-enabled")
+    if not pipeline_run.options.monitoring_enabled:
+        source = pipeline_run.options.source("monitoring_enabled")
         pytest.skip(f"monitoring-enabled is off ({source})")

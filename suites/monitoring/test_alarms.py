@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_pipeline.plugin.extras import need_extra
@@ -37,7 +35,7 @@ def test_alarms_have_sane_thresholds_and_notify_the_topic(
         source, alarms = "live alarms (describe_alarms)", live
     else:
         # moto's CloudFormation does not create AWS::CloudWatch::Alarm: judge the template
-        template_path = Path(pipeline_run.config.cloudformation_template)
+        template_path = pipeline_run.options.template
         template, errors = decode(str(template_path))
         assert template is not None, f"cannot read {template_path}: {errors}"
         source = f"{template_path.name} (the {aws.backend} backend does not create alarms)"

@@ -26,7 +26,7 @@ def test_log_group_receives_events(
     since = stack.created_at or datetime.now(UTC) - timedelta(hours=1)
     logs = aws.client("logs")
     options = pipeline_run.options
-    if options.get("deploy-target") == "elasticbeanstalk" and not options.target_url:
+    if options.deploy_target == "elasticbeanstalk" and not options.target_url:
         target = request.getfixturevalue("deploy_target")
         request.getfixturevalue("deployment")
         environment = str(target.health().get("environment") or "")
@@ -46,7 +46,7 @@ def test_log_group_receives_events(
     if not delivery.app_logs_verified:
         # Only the pipeline's own probe event was verified: say so instead of passing.
         pytest.skip(
-            f"{delivery.describe()}; the {options.get('deploy-target')} target "
+            f"{delivery.describe()}; the {options.deploy_target} target "
             "did not forward application logs to CloudWatch"
         )
 
@@ -57,14 +57,14 @@ def test_notification_channels_deliver(
     pipeline_run: PipelineRun,
     pipeline_record: Recorder,
 ) -> None:
-    channels = list(pipeline_run.options.get("notification-channels") or ())
+    channels = list(pipeline_run.options.notification_channels)
     results = monitoring.notify(
         channels,
         f"pipeline {pipeline_run.options.env}: monitoring check",
         f"run {pipeline_run.run_id}: notification channels are wired (no action needed)",
         sns_client=aws.client("sns"),
         topic_arn=stack.output("NotificationTopicArn"),
-        webhook_url=pipeline_run.options.get("webhook-url"),
+        webhook_url=pipeline_run.options.webhook_url,
         payload={"status": "check", "run_id": pipeline_run.run_id},
     )
     pipeline_record.table(

@@ -20,7 +20,7 @@ from pytest_pipeline.postdeploy.thresholds import parse_threshold
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One load-threshold test per configured threshold, its id the threshold itself."""
     if "threshold" in metafunc.fixturenames:
-        texts = get_run(metafunc.config).options.get("threshold")
+        texts = get_run(metafunc.config).options.threshold
         thresholds = [parse_threshold(t) for t in texts]
         metafunc.parametrize("threshold", thresholds, ids=[t.label for t in thresholds])
     if "fuzz_target" in metafunc.fixturenames:
@@ -31,7 +31,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _fuzz_targets(config: pytest.Config) -> tuple[list[Any], list[str]]:
     """``(operation, mode)`` per operation of the contract document and generation mode;
     a single message (the test fails with it) when the document cannot be used."""
-    contract = Path(get_run(config).options.get("contract"))
+    contract = get_run(config).options.contract
     try:
         ops = operations(contract)
     except (OSError, ValueError) as error:

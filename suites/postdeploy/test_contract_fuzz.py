@@ -18,11 +18,12 @@ need_extra("fuzz", "contract fuzzing")
 
 from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation  # noqa: E402
 from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 
 def test_contract_fuzz(
     service: ServiceClient,
-    pipeline_options: Any,
+    pipeline_settings: PipelineSettings,
     fuzz_target: tuple[FuzzOperation, str] | str,
     contract_record: Any,
 ) -> None:
@@ -31,12 +32,12 @@ def test_contract_fuzz(
         pytest.fail(fuzz_target, pytrace=False)
     operation, mode = fuzz_target
     result = fuzz_operation(
-        pipeline_options.get("contract"),
+        pipeline_settings.contract,
         operation,
         mode,
         service.base_url,
-        examples=int(pipeline_options.get("fuzz-examples")),
-        seed=int(pipeline_options.get("fuzz-seed")),
+        examples=pipeline_settings.fuzz_examples,
+        seed=pipeline_settings.fuzz_seed,
     )
     contract_record.figure("fuzz_requests", result.requests)
     assert result.ok, "\n".join(result.problems)

@@ -9,15 +9,16 @@ import pytest
 from pytest_pipeline.postdeploy.casedata import cors_paths, denied_origins
 from pytest_pipeline.postdeploy.http import ServiceClient
 from pytest_pipeline.postdeploy.probes import probe_cors, probe_preflight
+from pytest_pipeline.settings import PipelineSettings
 
 PATHS = [pytest.param(*v, id=i) for i, v in cors_paths()]
 DENIED = [pytest.param(*v, id=i) for i, v in denied_origins()]
 
 
 @pytest.fixture(scope="module")
-def allowed_origin(pipeline_options: Any) -> str:
+def allowed_origin(pipeline_settings: PipelineSettings) -> str:
     """The origin the service must allow (setting ``allowed-origin``)."""
-    return str(pipeline_options.get("allowed-origin"))
+    return pipeline_settings.allowed_origin
 
 
 def test_allowed_origin_simple(service: ServiceClient, allowed_origin: str) -> None:

@@ -24,8 +24,8 @@ def test_email_validation(
 
 def test_email_is_stored(service: ServiceClient, request: pytest.FixtureRequest) -> None:
     """With a known stack, the validation is recorded in the stack's DynamoDB table."""
-    options = request.getfixturevalue("pipeline_options")
-    if options.get("target-url"):
+    options = request.getfixturevalue("pipeline_settings")
+    if options.target_url:
         pytest.skip("no stack known: --target-url was given, so nothing was provisioned")
     stack = request.getfixturevalue("stack")
     aws = request.getfixturevalue("aws")

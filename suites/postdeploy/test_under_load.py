@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_pipeline.postdeploy.thresholds import Threshold, evaluate
+from pytest_pipeline.settings import PipelineSettings
 
 # Under ``-n N --dist loadgroup`` every test here runs on one worker, so the other workers
 # keep testing instead of waiting for the shared load run.
@@ -39,11 +40,13 @@ def test_threshold(load_run: Any, threshold: Threshold, contract_record: Any) ->
     assert verdict.passed, verdict.message
 
 
-def test_memory_ceiling(load_run: Any, pipeline_options: Any, contract_record: Any) -> None:
+def test_memory_ceiling(
+    load_run: Any, pipeline_settings: PipelineSettings, contract_record: Any
+) -> None:
     """The serving processes' peak resident memory under load stays under the ceiling."""
     if load_run.peak_rss_mb is None:
         pytest.skip(f"server memory not sampled: {load_run.resources_note}")
-    ceiling = int(pipeline_options.get("memory-ceiling-mb"))
+    ceiling = pipeline_settings.memory_ceiling_mb
     contract_record.figure("server_peak_rss_mb", round(load_run.peak_rss_mb, 1), "MB")
     contract_record.slo(f"peak RSS <= {ceiling} MB", round(load_run.peak_rss_mb, 1), "MB")
     assert load_run.peak_rss_mb <= ceiling, (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import string
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from _pytest.mark.expression import Expression
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_pipeline.config import FIELDS, PipelineConfig
 from pytest_pipeline.models import (
     DeploymentEvent,
     DeploymentMetadata,
@@ -25,7 +25,7 @@ from pytest_pipeline.models import (
     TestResult,
 )
 from pytest_pipeline.retry import Backoff, RetryError, retry, wait_until
-from pytest_pipeline.settings import PipelineOptions
+from pytest_pipeline.settings import PipelineSettings, setting
 from pytest_pipeline.stages import Stage, stage_may_be_selected
 
 ENVS = ("dev", "staging", "prod")
@@ -34,7 +34,7 @@ INSTANCE = st.sampled_from(["t3.small", "t3.medium", "m5.large", "c6g.xlarge"])
 BUCKET = st.from_regex(r"[a-z0-9][a-z0-9-]{2,20}[a-z0-9]", fullmatch=True)
 CHANNELS = st.lists(st.sampled_from(["sns", "webhook", "log"]), min_size=1, max_size=3)
 
-# Values of the PipelineConfig settings, as a TOML table would hold them.
+# Values of the deployment settings, as a TOML table would hold them.
 CONFIG_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "aws-region": REGIONS,
     "instance-type": INSTANCE,
@@ -106,19 +106,25 @@ def _expected(layer: dict[str, Any], name: str, default: Any) -> tuple[Any, str]
     return default, "default"
 
 
-# Feature: ci-cd-pipeline, Property 5: any environment configuration yields a valid
-# PipelineConfig whose every field follows flag > env var > environment overlay > table > default
+def _resolve(layer: dict[str, Any]) -> PipelineSettings:
+    return PipelineSettings.resolve(
+        flags=layer["flags"],
+        environ=layer["environ"],
+        table=layer["table"],
+        rootdir=Path("/project"),
+    )
+
+
+# Feature: ci-cd-pipeline, Property 5: any environment configuration yields valid settings
+# whose every value follows flag > env var > environment overlay > table > default
 @settings(max_examples=150, deadline=None)
 @given(layer=layers())
 def test_environment_configurations_give_valid_configs_with_overlay_semantics(
     layer: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     rootdir = Path("/project")
-    options = PipelineOptions.resolve(
-        flags=layer["flags"], environ=layer["environ"], table=layer["table"], rootdir=rootdir
-    )
-    config = PipelineConfig.from_options(options)
-    assert config.environment == layer["env"]
+    config = _resolve(layer)
+    assert config.env == layer["env"]
     defaults = {
         "aws-region": "us-east-1",
         "instance-type": "t3.small",
@@ -128,12 +134,10 @@ def test_environment_configurations_give_valid_configs_with_overlay_semantics(
         "rollback-enabled": False,
         "monitoring-enabled": True,
     }
-    for field_name, name in FIELDS.items():
-        if name in ("env", "template", "max-instances"):
-            continue
+    for name in CONFIG_VALUES:
         raw, source = _expected(layer, name, defaults[name])
-        assert options.source(name) == source, name
-        actual = getattr(config, field_name)
+        assert config.sources[name] == source, name
+        actual = getattr(config, setting(name).attr)
         if isinstance(actual, tuple):
             expected_list = raw.split(";") if isinstance(raw, str) else list(raw)
             assert list(actual) == expected_list, name
@@ -142,8 +146,8 @@ def test_environment_configurations_give_valid_configs_with_overlay_semantics(
         else:
             assert str(actual) == str(raw) if raw is not None else actual is None, name
     assert config.max_instances >= config.min_instances >= 1
-    assert config.cloudformation_template == rootdir / "infra/template.yaml"
-    assert PipelineConfig.from_json(config.to_json()) == config
+    assert config.template == rootdir / "infra/template.yaml"
+    assert PipelineSettings.from_json(config.to_json()) == config
 
 
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + " -_:/.é", max_size=30)
@@ -213,19 +217,19 @@ def deployments(draw: st.DrawFn) -> DeploymentMetadata:
     )
 
 
-CONFIGS = st.builds(
-    PipelineConfig,
-    environment=st.sampled_from(ENVS),
-    aws_region=REGIONS,
-    instance_type=INSTANCE,
-    min_instances=st.just(1),
-    max_instances=st.integers(1, 9),
-    deployment_bucket=st.one_of(st.none(), BUCKET),
-    cloudformation_template=st.builds(Path, NAME),
-    notification_channels=CHANNELS.map(tuple),
-    rollback_enabled=st.booleans(),
-    monitoring_enabled=st.booleans(),
-)
+@st.composite
+def pipeline_settings(draw: st.DrawFn) -> PipelineSettings:
+    """Settings resolved from random layers, with a random template and instance range."""
+    resolved = _resolve(draw(layers()))
+    return replace(
+        resolved,
+        template=Path("/project") / draw(NAME),
+        max_instances=resolved.min_instances + draw(st.integers(0, 8)),
+        deployment_bucket=draw(st.one_of(st.none(), BUCKET)),
+    )
+
+
+CONFIGS = pipeline_settings()
 
 
 # Feature: ci-cd-pipeline, Property 5: every model survives a JSON round trip unchanged

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import typing
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
 from pytest_pipeline import cli
-from pytest_pipeline.config import ConfigError, PipelineConfig
-from pytest_pipeline.settings import SETTINGS, PipelineOptions, Setting, SettingError, setting
+from pytest_pipeline.settingkinds import Setting, SettingError
+from pytest_pipeline.settings import SETTINGS, PipelineSettings, SettingName, setting
 from pytest_pipeline.stages import (
     Gate,
     Stage,
@@ -101,38 +104,76 @@ def test_setting_declarations_are_consistent() -> None:
         setting("aws-regio")
 
 
+# What mypy is told each kind parses to (the parsers in settingkinds return these types; a
+# choice is a Literal of its choices).
+KIND_TYPES = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "choice": str,
+    "path": Path,
+    "url": str,
+    "list": tuple[str, ...],
+}
+
+
+def test_the_settings_object_declares_exactly_the_settings_with_their_types() -> None:
+    # SETTINGS is read from the fields of PipelineSettings; the two non-setting fields are
+    # its sources and rootdir. SettingName (the argument of source()) lists the same names.
+    hints = typing.get_type_hints(PipelineSettings)
+    declared = [item.name for item in fields(PipelineSettings)]
+    assert declared == [spec.attr for spec in SETTINGS] + ["sources", "rootdir"]
+    assert list(typing.get_args(SettingName)) == [spec.attr for spec in SETTINGS]
+    for spec in SETTINGS:
+        expected: object = KIND_TYPES[spec.kind]
+        if spec.kind == "choice":  # its choices are the values of its Literal annotation
+            assert spec.choices and spec.default in spec.choices, spec.name
+            expected = typing.Literal[spec.choices]
+        if spec.default is None:
+            expected = expected | None  # type: ignore[operator]
+        assert hints[spec.attr] == expected, (spec.name, hints[spec.attr], expected)
+    # the defaults resolve to values of the declared types
+    defaults = PipelineSettings.resolve(rootdir=Path("/project"))
+    for spec in SETTINGS:
+        value = getattr(defaults, spec.attr)
+        origin = typing.get_origin(KIND_TYPES[spec.kind]) or KIND_TYPES[spec.kind]
+        assert value is None or isinstance(value, origin), (spec.name, value)
+
+
 def test_every_default_passes_its_validator(tmp_path: Path) -> None:
     # Defaults are not validated at start-up (that would load what validators need in every
     # run): they must be valid here. Given explicitly, each default is accepted as it is.
-    defaults = PipelineOptions.resolve(rootdir=tmp_path)
+    defaults = PipelineSettings.resolve(rootdir=tmp_path)
     for spec in SETTINGS:
         if spec.default is None or spec.kind == "path":
             continue  # paths: the default file may be absent until a test needs it
         raw = list(spec.default) if isinstance(spec.default, tuple) else spec.default
         if spec.name == "stack-name":
-            raw = defaults.get("stack-name")
-        given = PipelineOptions.resolve(flags={spec.name: raw}, rootdir=tmp_path)
-        assert given.get(spec.name) == defaults.get(spec.name), spec.name
-        assert given.source(spec.name) != defaults.source(spec.name)
+            raw = defaults.stack_name
+        given = PipelineSettings.resolve(flags={spec.name: raw}, rootdir=tmp_path)
+        assert getattr(given, spec.attr) == getattr(defaults, spec.attr), spec.name
+        assert given.sources[spec.name] != defaults.sources[spec.name]
     with pytest.raises(SettingError, match="threshold"):
-        PipelineOptions.resolve(flags={"threshold": "p95<<8"}, rootdir=tmp_path)
+        PipelineSettings.resolve(flags={"threshold": "p95<<8"}, rootdir=tmp_path)
 
 
 def test_list_env_vars_split_on_commas_and_semicolons(tmp_path: Path) -> None:
-    options = PipelineOptions.resolve(
+    options = PipelineSettings.resolve(
         environ={"PIPELINE_NOTIFICATION_CHANNELS": "sns; webhook,log", "PIPELINE_ALERT_ONLY": ""},
         rootdir=tmp_path,
     )
-    assert options.get("notification-channels") == ("sns", "webhook", "log")
-    assert options.source("alert-only") == "default"  # an empty variable counts as unset
-    assert options.get("reports-dir") == tmp_path / "reports"
+    assert options.notification_channels == ("sns", "webhook", "log")
+    assert options.source("notification_channels") == "env PIPELINE_NOTIFICATION_CHANNELS"
+    assert options.source("alert_only") == "default"  # an empty variable counts as unset
+    assert options.reports_dir == tmp_path / "reports"
     assert options.stack_name == "passport-photo-dev"
     with pytest.raises(KeyError, match="did you mean 'env'"):
-        options.get("evn")
+        options.source("evn")  # type: ignore[arg-type]
 
 
 def test_stack_name_template_and_typed_properties(tmp_path: Path) -> None:
-    options = PipelineOptions.resolve(
+    options = PipelineSettings.resolve(
         flags={"env": "prod", "stack-name": "photos-{env}-blue", "no-gate": "true"},
         rootdir=tmp_path,
     )
@@ -144,23 +185,46 @@ def test_stack_name_template_and_typed_properties(tmp_path: Path) -> None:
 
 
 def test_explicit_template_must_exist_but_the_default_may_be_absent(tmp_path: Path) -> None:
-    PipelineOptions.resolve(rootdir=tmp_path)  # default infra/template.yaml is absent: fine
+    PipelineSettings.resolve(rootdir=tmp_path)  # default infra/template.yaml is absent: fine
     with pytest.raises(SettingError, match=r"'template' \(from --template\): .* does not exist"):
-        PipelineOptions.resolve(flags={"template": "nope.yaml"}, rootdir=tmp_path)
+        PipelineSettings.resolve(flags={"template": "nope.yaml"}, rootdir=tmp_path)
     (tmp_path / "t.yaml").write_text("Resources: {}\n")
-    options = PipelineOptions.resolve(flags={"template": "t.yaml"}, rootdir=tmp_path)
-    assert PipelineConfig.from_options(options).cloudformation_template == tmp_path / "t.yaml"
+    options = PipelineSettings.resolve(flags={"template": "t.yaml"}, rootdir=tmp_path)
+    assert options.template == tmp_path / "t.yaml"
+    # a settings object read back from JSON elsewhere does not need the file again
+    (tmp_path / "t.yaml").unlink()
+    assert PipelineSettings.from_json(options.to_json()).template == tmp_path / "t.yaml"
 
 
-def test_config_validation_and_json_errors() -> None:
-    with pytest.raises(ConfigError, match=r"max-instances.*must be >= min-instances"):
-        PipelineConfig(environment="dev", min_instances=3, max_instances=2)
-    with pytest.raises(ConfigError, match="'qa' is not one of"):
-        PipelineConfig(environment="qa")
-    with pytest.raises(ConfigError, match="unknown field"):
-        PipelineConfig.from_dict({"environment": "dev", "colour": "blue"})
-    with pytest.raises(ConfigError, match="invalid JSON"):
-        PipelineConfig.from_json("{")
+def test_settings_validation_and_json_errors(tmp_path: Path) -> None:
+    base = PipelineSettings.resolve(rootdir=tmp_path)
+    with pytest.raises(SettingError, match=r"max-instances.*must be >= min-instances"):
+        replace(base, min_instances=3, max_instances=2)
+    with pytest.raises(SettingError, match=r"'max-instances' \(from --max-instances\)"):
+        PipelineSettings.resolve(flags={"min-instances": "3", "max-instances": "2"})
+    with pytest.raises(SettingError, match="'qa' is not one of"):
+        replace(base, env="qa")
+    with pytest.raises(SettingError, match=r"'min-instances' \(from default\): must be >= 1"):
+        replace(base, min_instances=0)
+    with pytest.raises(
+        SettingError, match=r"'load-users' \(from default\): expected int, got str '7'"
+    ):
+        replace(base, load_users="7")
+    with pytest.raises(SettingError, match="needs at least one channel"):
+        replace(base, notification_channels=())
+    data = base.to_dict()
+    with pytest.raises(SettingError, match="unknown field"):
+        PipelineSettings.from_dict({**data, "colour": "blue"})
+    with pytest.raises(SettingError, match="did you mean 'aws-region'"):
+        PipelineSettings.from_dict({**data, "values": {**data["values"], "aws-regoin": "x"}})
+    with pytest.raises(SettingError, match=r"'aws-region' \(from settings JSON\): 'x' is not"):
+        PipelineSettings.from_dict({**data, "values": {**data["values"], "aws-region": "x"}})
+    with pytest.raises(SettingError, match=r"'target-url' .*missing"):
+        PipelineSettings.from_dict({**data, "values": {"env": "dev"}})
+    with pytest.raises(SettingError, match="invalid JSON"):
+        PipelineSettings.from_json("{")
+    with pytest.raises(SettingError, match="expected an object"):
+        PipelineSettings.from_json(json.dumps([data]))
 
 
 def test_cli_dispatches_and_suggests(capsys: pytest.CaptureFixture[str]) -> None:

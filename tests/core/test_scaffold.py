@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pytest_pipeline import scaffold
-from pytest_pipeline.settings import PipelineOptions, read_table
+from pytest_pipeline.settingkinds import read_table
+from pytest_pipeline.settings import PipelineSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notes"
 
@@ -29,12 +30,12 @@ def test_writes_settings_the_plugin_reads(
     assert "wrote" in capsys.readouterr().out
     text = (project / "pyproject.toml").read_text()
     assert tomllib.loads(text)["project"]["name"] == "shop"  # the user's table is kept
-    options = PipelineOptions.resolve(
+    options = PipelineSettings.resolve(
         environ={}, table=read_table(project / "pyproject.toml"), rootdir=project
     )
     assert options.stack_name == "shop-dev"
-    assert Path(options.get("app-dir")) == project / "app"
-    assert Path(options.get("template")) == project / "infra" / "template.yaml"
+    assert options.app_dir == project / "app"
+    assert options.template == project / "infra" / "template.yaml"
     for stage in ("predeploy", "infra", "deploy", "postdeploy", "monitoring"):
         modules = list((project / "suites" / stage).glob("test_*.py"))
         assert modules, stage

@@ -6,15 +6,15 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from botocore.stub import ANY
 from ebstub import EbScript, EbShapes
 
 from pytest_pipeline.aws.bundles import Bundle
 from pytest_pipeline.deploy.base import DeployError, DeployTarget
 from pytest_pipeline.deploy.ebpoll import operation_errors
-from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget, version_setting
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
 from pytest_pipeline.deploy.resources import make_target
 from pytest_pipeline.models import DeploymentEvent, DeploymentStatus
 
@@ -189,55 +189,6 @@ def test_bundle_must_be_uploaded(script: Script) -> None:
 
 
 @pytest.mark.parametrize("script", [{"strategy": "swap"}], indirect=True)
-def test_clone_and_swap(script: Script) -> None:
-    clone = CLONE
-    script.live(env("Ready", "Green", "dev-v1"))
-    script.create_version()
-    script.stub.add_response("create_configuration_template", {"ApplicationName": APP}, None)
-    script.stub.add_response(
-        "create_environment",
-        env("Launching", "Grey", "dev-v2", clone, "tmp.elasticbeanstalk.com"),
-        {
-            "ApplicationName": APP,
-            "EnvironmentName": ANY,
-            "TemplateName": ANY,
-            "VersionLabel": "dev-v2",
-            "OptionSettings": version_setting("dev-v2"),
-        },
-    )
-    script.poll(env("Launching", "Grey", "dev-v2", clone, "tmp.eb.com"), events(name=clone))
-    script.poll(env("Ready", "Green", "dev-v2", clone, "tmp.eb.com"), events(name=clone))
-    script.stub.add_response(
-        "swap_environment_cnames",
-        {},
-        {"SourceEnvironmentName": ENV, "DestinationEnvironmentName": ANY},
-    )
-    for name, cname in ((clone, CNAME), (ENV, "tmp.eb.com")):
-        script.stub.add_response(
-            "describe_environments",
-            {
-                "Environments": [
-                    env("Ready", "Green", "dev-v2" if name == clone else "dev-v1", name, cname)
-                ]
-            },
-            None,
-        )
-    script.stub.add_response(
-        "terminate_environment",
-        env("Terminating", "Grey", "dev-v1"),
-        {"EnvironmentName": ENV, "TerminateResources": True},
-    )
-    script.stub.add_response("delete_configuration_template", {}, None)
-    script.live(
-        env("Terminating", "Grey", "dev-v1", ENV, "tmp.eb.com"),
-        env("Ready", "Green", "dev-v2", clone, CNAME),
-    )
-    script.target._pending.clear()
-    meta = script.target.deploy(BUNDLE)
-    assert meta.status is DeploymentStatus.DEPLOYED and meta.url == f"http://{CNAME}"
-
-
-@pytest.mark.parametrize("script", [{"strategy": "swap"}], indirect=True)
 def test_failed_clone_is_terminated_and_old_keeps_serving(script: Script) -> None:
     script.live(env("Ready", "Green", "dev-v1"))
     script.create_version()
@@ -256,8 +207,13 @@ def test_failed_clone_is_terminated_and_old_keeps_serving(script: Script) -> Non
     script.stub.add_response(
         "terminate_environment",
         clone,
-        {"EnvironmentName": clone["EnvironmentName"], "TerminateResources": True},
+        {
+            "EnvironmentName": clone["EnvironmentName"],
+            "TerminateResources": True,
+            "ForceTerminate": True,
+        },
     )
+    script.stub.add_response("describe_environments", {"Environments": []}, None)
     script.stub.add_response("delete_configuration_template", {}, None)
     with pytest.raises(DeployError, match="dev-v1 kept serving on the original environment"):
         script.target.deploy(BUNDLE)
@@ -319,6 +275,32 @@ def test_elasticbeanstalk_target_refuses_an_emulator_without_it(tmp_path: Path) 
             timeout=60,
             emulated=True,
         )
+
+
+def test_local_is_a_name_for_the_emulated_elastic_beanstalk_only(tmp_path: Path) -> None:
+    """``deploy-target local`` builds the same ElasticBeanstalkTarget on an emulating backend,
+    and is refused on real AWS (it must never deploy there by surprise)."""
+
+    class Real(Script):
+        emulated = False
+
+    settings: dict[str, Any] = {
+        "rootdir": tmp_path,
+        "environment": "dev",
+        "aws_env": {},
+        "outputs": {"ApplicationName": APP, "EnvironmentName": ENV},
+        "timeout": 60,
+    }
+    target = make_target("local", ctx=Script(), **settings)
+    assert isinstance(target, ElasticBeanstalkTarget)
+    assert (target.name, target.application, target.environment) == ("elasticbeanstalk", APP, ENV)
+    assert isinstance(
+        make_target("elasticbeanstalk", ctx=Real(), **settings), ElasticBeanstalkTarget
+    )
+    with pytest.raises(ValueError, match="this run's AWS is real: pass --deploy-target elastic"):
+        make_target("local", ctx=Real(), **settings)
+    with pytest.raises(ValueError, match="no Elastic Beanstalk environment"):
+        make_target("local", ctx=Script(), **{**settings, "outputs": {}})
 
 
 def test_only_errors_after_the_latest_update_marker_judge_a_deployment() -> None:

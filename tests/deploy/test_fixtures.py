@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-import psutil
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 TINYAPP = Path(__file__).with_name("tinyapp")
@@ -31,7 +31,7 @@ def test_target_url_means_nothing_is_deployed(pytester: pytest.Pytester) -> None
     )
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*--target-url given: nothing is bundled*"])
-    assert not (pytester.path / ".pipeline" / "local").exists()
+    assert not list(pytester.path.rglob("*.zip")), "a bundle was built"
 
 
 @pytest.mark.slow
@@ -54,7 +54,8 @@ def test_deployed_once_under_xdist_and_torn_down(pytester: pytest.Pytester) -> N
             out.write_text(json.dumps({
                 "label": deployment.version_label,
                 "versions": deploy_target.versions(),
-                "pids": deploy_target.pids(),
+                "url": deploy_target.url,
+                "environments": deploy_target.inventory(),
                 "worker": os.environ.get("PYTEST_XDIST_WORKER"),
             }))
         """
@@ -75,10 +76,10 @@ def test_deployed_once_under_xdist_and_torn_down(pytester: pytest.Pytester) -> N
     assert len(seen) == 4 and len({s["worker"] for s in seen}) == 2
     assert len({s["label"] for s in seen}) == 1
     assert all(s["versions"] == [seen[0]["label"]] for s in seen), seen  # deployed once
-    pids = {pid for s in seen for pid in s["pids"]}
-    assert len(pids) == 2  # the proxy and the app's gunicorn master
-    assert not [pid for pid in pids if psutil.pid_exists(pid)], "processes left behind"
-    state = json.loads((pytester.path / ".pipeline/local/dev/state.json").read_text())
-    assert (state["apps"], state["proxy"], state["versions"]) == ({}, None, [])
+    assert len({s["url"] for s in seen}) == 1 and seen[0]["url"] == seen[0]["url"].rstrip("/")
+    assert all(len(s["environments"]) == 1 for s in seen), seen  # no clone, nothing else
+    # torn down: the stack went with its environment, nothing answers at its URL any more
+    with pytest.raises(requests.ConnectionError):
+        requests.get(seen[0]["url"] + "/health", timeout=5)
     record = json.loads((pytester.path / "reports" / "deployment.json").read_text())
     assert record["version_label"] == seen[0]["label"]

@@ -15,6 +15,7 @@ from pytest_pipeline.aws.clients import AwsContext, MotoServer, resolve_context
 from pytest_pipeline.models import InfrastructureState, StackStatus, TestOutcome, TestResult
 from pytest_pipeline.plugin.reporting import notify_failure, publish_run_metrics
 from pytest_pipeline.reporting.summary import build_summary
+from pytest_pipeline.settings import PipelineSettings
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +59,9 @@ RESULTS = [
 
 
 def _run() -> Any:
-    options = {
-        "notification-channels": ("sns", "log"),
-        "webhook-url": None,
-        "monitoring-enabled": True,
-    }
-    return SimpleNamespace(results=RESULTS, options=SimpleNamespace(get=options.get))
+    options = PipelineSettings.resolve(flags={"notification-channels": ["sns", "log"]})
+    assert options.monitoring_enabled and options.webhook_url is None
+    return SimpleNamespace(results=RESULTS, options=options)
 
 
 def test_failure_notification_reaches_the_topic(

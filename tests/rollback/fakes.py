@@ -18,7 +18,7 @@ class FakeTarget:
         serving: str | None,
         previous: str | None = None,
         *,
-        name: str = "local",
+        name: str = "elasticbeanstalk",
         fail_rollback: bool = False,
         unhealthy: set[str] | None = None,
     ) -> None:

@@ -1,9 +1,8 @@
-"""Real pipeline runs (pytester subprocesses) on the local target with a tiny app: rollback,
-rollback disabled, the separate job with --rollback-on-failure, and an alert-only breach."""
+"""Real pipeline runs (pytester subprocesses) deploying a tiny app to Elastic Beanstalk on a
+long-lived embedded backend: rollback, rollback disabled, the separate job with
+--rollback-on-failure, and an alert-only breach."""
 
 from __future__ import annotations
-
-import shutil
 
 import pytest
 
@@ -71,8 +70,8 @@ def test_bad_version_is_rolled_back_to_the_previous_one_verified_and_reported(
     log = (project.root / "reports" / "pipeline.log").read_text()
     assert f"pipeline staging: rolled back {v2} -> {v1}" in log
 
-    # the next bad version cannot be rolled back: v1's files are gone (it still serves now)
-    shutil.rmtree(project.root / ".pipeline" / "local" / "staging" / "versions" / v1)
+    # the next bad version cannot be rolled back: v1's bundle is gone (it still serves now)
+    project.lose_bundles(keep=None)
     third = project.run("--env", "staging")
     third.assert_outcomes(passed=2, failed=1, skipped=1)
     assert third.ret != 0
@@ -80,13 +79,13 @@ def test_bad_version_is_rolled_back_to_the_previous_one_verified_and_reported(
     record = project.record()
     assert (record["status"], record["rollback_version"]) == ("rollback_failed", None)
     assert record["ledger"][-1]["note"].startswith("rollback FAILED: ")
-    assert serving(project) == (v3, v3)  # blue/green: the failed restore never took traffic
+    assert serving(project) == (v3, v3)  # Immutable: the failed restore never took traffic
     third.stdout.fnmatch_lines(
         [
             f"ROLLBACK FAILED: rollback of staging from {v3} to {v1} failed: *",
             f"what to do by hand: *restore {v1} by hand*",
             "last * event(s):",
-            f"*ERROR [[]pipeline[]] {v1} could not start: *Procfile does not exist*",
+            f"*ERROR [[]elasticbeanstalk[]] Unable to download from S3 location *{v1}.zip*",
         ]
     )
     assert 'id="pipeline-rollback" data-status="rollback_failed"' in project.html()
@@ -113,9 +112,7 @@ def test_disabled_then_separate_job_then_alert_only(project: Project) -> None:
 
     # a separate job that did not deploy rolls back to the environment's previous version
     url = project.environment().url
-    job = project.run(
-        "--env", "staging", "-m", "postdeploy", "--target-url", url, "--rollback-on-failure"
-    )
+    job = project.separate_job(url)
     job.assert_outcomes(passed=1, failed=1)
     assert job.ret != 0
     assert serving(project) == (v1, v1)
@@ -127,14 +124,18 @@ def test_disabled_then_separate_job_then_alert_only(project: Project) -> None:
     )
     job.stdout.fnmatch_lines([f"ROLLED BACK: staging rolled back from {v2} to {v1}*"])
 
-    # a threshold breach configured alert-only: an alert, no rollback
+    # a threshold breach configured alert-only: an alert, no rollback (deployed blue/green:
+    # afterwards the stack's environment serves v3 and no clone is left)
     project.set_broken(False)
+    url = project.environment().url
     alert = project.run(
-        "--env", "staging", "--threshold", "p95<1ms", "--alert-only", "*test_latency*"
+        *("--env", "staging", "--threshold", "p95<1ms", "--alert-only", "*test_latency*"),
+        *("--eb-strategy", "swap"),
     )
     alert.assert_outcomes(passed=2, failed=1, skipped=1)
     v3 = label_of(project)
-    assert serving(project) == (v3, v3)
+    assert serving(project) == (v3, v3) and project.environment().url == url
+    assert project.environment().inventory() == ["tiny-staging-env:Ready"]
     assert project.record()["status"] == "deployed"
     alert.stdout.fnmatch_lines(
         [
@@ -143,3 +144,21 @@ def test_disabled_then_separate_job_then_alert_only(project: Project) -> None:
         ]
     )
     assert project.webhook.subjects()[-1] == "pipeline staging: ALERT, no rollback"
+
+
+def test_a_missing_requirement_fails_the_deploy_stage_and_the_serving_version_stays(
+    project: Project,
+) -> None:
+    """Elastic Beanstalk installs the bundle's requirements.txt, not the developer's
+    virtualenv: a package the app imports but the file lacks fails the deploy stage with that
+    reason, and the version serving before keeps serving."""
+    v1 = project.deploy_baseline("staging-baseline-1")
+    (project.app / "requirements.txt").write_text("gunicorn\n")  # flask is missing
+    result = project.run("--env", "staging")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*No module named 'flask'*", "deploy * failed *"], consecutive=False
+    )
+    record = project.record()
+    assert record["status"] in ("failed", "rolled_back") and record["version_label"] != v1
+    assert serving(project) == (v1, v1)

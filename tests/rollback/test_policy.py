@@ -38,7 +38,7 @@ def deployed(
     label: str = "v2", previous: str | None = "v1", status: str = "deployed"
 ) -> DeploymentMetadata:
     return DeploymentMetadata(
-        "staging", label, "local", DeploymentStatus(status), previous_version=previous
+        "staging", label, "elasticbeanstalk", DeploymentStatus(status), previous_version=previous
     )
 
 
@@ -131,7 +131,9 @@ def test_separate_job_refuses_clearly_when_there_is_nothing_to_roll_back_to() ->
     target = FakeTarget(["v1"], "v1", None)
     outcome = execute(decision, target, environment="prod", sleep=no_sleep)
     assert outcome.status is OutcomeStatus.REFUSED and target.rollbacks == []
-    assert outcome.message.startswith("nothing to roll back to: local environment prod has no")
+    assert outcome.message.startswith(
+        "nothing to roll back to: elasticbeanstalk environment prod has no"
+    )
     assert "v1 keeps serving" in outcome.message
 
 
@@ -141,6 +143,8 @@ def test_previous_label_of_elastic_beanstalk_is_the_version_before_the_serving_o
     assert previous_label(target) == "v1"
     assert previous_label(FakeTarget(["v2"], "v2", name="elasticbeanstalk")) is None
     assert previous_label(FakeTarget(["v1", "v2"], "v2", "v1")) == "v1"
+    # a drill's broken version left between them (a killed run) is never restored
+    assert previous_label(FakeTarget(["v1", "v1-broken-120000", "v2"], "v2", None)) == "v1"
 
 
 def test_a_failing_rollback_is_rollback_failed_with_events_and_what_to_do() -> None:

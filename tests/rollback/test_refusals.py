@@ -40,7 +40,8 @@ def test_separate_job_refuses_to_roll_back_an_environment_that_does_not_serve_th
             "decision: rollback: 1 test(s) matching rollback-on failed, first "
             "test_job.py::test_health: AssertionError: http://127.0.0.1:9/health is down*",
             "ROLLBACK REFUSED: nothing to roll back to: the tested URL http://127.0.0.1:9 is not "
-            "served by local environment dev (not running); it was left alone",
+            "served by elasticbeanstalk environment dev (a new embedded backend has no "
+            "environments); it was left alone",
             "notification log: sent*",
         ]
     )
