@@ -193,12 +193,19 @@ class TestResult(_JsonModel):
     message: str = ""
     properties: dict[str, PropertyValue] = field(default_factory=dict)
     started_at: datetime | None = None
+    gated: bool = False
+    """True when the pipeline gate skipped the test (a stage before it failed)."""
 
     def __post_init__(self) -> None:
         if not self.nodeid:
             raise ModelError("TestResult.nodeid must not be empty")
         if self.duration < 0:
             raise ModelError(f"TestResult.duration must be >= 0, got {self.duration}")
+        if self.gated and self.outcome is not TestOutcome.SKIPPED:
+            raise ModelError(
+                f"TestResult.gated: only a skipped test is skipped by the gate, not a "
+                f"{self.outcome.value} one ({self.nodeid})"
+            )
         _check_utc("TestResult.started_at", self.started_at)
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +217,7 @@ class TestResult(_JsonModel):
             "message": self.message,
             "properties": dict(self.properties),
             "started_at": _dt_out(self.started_at),
+            "gated": self.gated,
         }
 
     @classmethod
@@ -223,6 +231,7 @@ class TestResult(_JsonModel):
             message=str(data.get("message", "")),
             properties=dict(data.get("properties") or {}),
             started_at=_dt_in("TestResult.started_at", data.get("started_at")),
+            gated=bool(data.get("gated", False)),
         )
 
 

@@ -436,6 +436,18 @@ _default_server: MotoServer | None = None
 _default_lock = threading.Lock()
 
 
+def recorded_context(endpoint_url: str | None, region: str | None, *, source: str) -> AwsContext:
+    """The AWS a run recorded (its ``aws`` record or its stack's): the endpoint it used, or
+    real AWS. Few retries: the end of a run must not hang on a backend that went away."""
+    return resolve_context(
+        "endpoint" if endpoint_url else "aws",
+        endpoint_url,
+        region,
+        source=source,
+        max_attempts=2,
+    )
+
+
 def default_moto_endpoint() -> str:
     """The process-wide threaded moto server, started on first use, stopped at exit."""
     global _default_server

@@ -17,13 +17,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from pytest_pipeline.reporting.metrics import NAMESPACE
 from pytest_pipeline.reporting.redact import redact
 from pytest_pipeline.retry import Backoff, RetryError, wait_until
+
+if TYPE_CHECKING:
+    from pytest_pipeline.models import InfrastructureState
 
 log = logging.getLogger("pytest_pipeline.monitoring")
 
@@ -426,6 +429,40 @@ def _webhook(
     if answer.status_code >= 300:
         return Notification("webhook", False, f"{url} answered HTTP {answer.status_code}")
     return Notification("webhook", True, f"posted to {url} (HTTP {answer.status_code})")
+
+
+def notify_about_stack(
+    channels: Iterable[str],
+    subject: str,
+    message: str,
+    *,
+    infra: InfrastructureState | None,
+    webhook_url: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> list[Notification]:
+    """:func:`notify` with SNS through the stack's ``NotificationTopicArn`` (``infra``: the
+    run's stack record), with a client for the backend the stack is on. A run that failed
+    before provisioning has no stack: its SNS notification says it has no topic."""
+    from pytest_pipeline.aws.clients import recorded_context
+
+    channels = tuple(channels)
+    sns_client, topic = None, None
+    if "sns" in channels and infra is not None:
+        topic = infra.outputs.get("NotificationTopicArn")
+        try:
+            ctx = recorded_context(infra.endpoint_url, infra.region, source="stack record")
+            sns_client = ctx.client("sns")
+        except Exception as error:  # the notification must not break the end of the run
+            log.warning("no SNS client for the notification: %s", error)
+    return notify(
+        channels,
+        subject,
+        message,
+        sns_client=sns_client,
+        topic_arn=topic,
+        webhook_url=webhook_url,
+        payload=payload,
+    )
 
 
 def notify(

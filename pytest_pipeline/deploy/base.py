@@ -95,18 +95,49 @@ def deployed(
     events: list[DeploymentEvent],
 ) -> DeploymentMetadata:
     """What a target's ``deploy`` returns once ``bundle`` serves (after ``previous``)."""
+    return _of_bundle(
+        target,
+        environment,
+        bundle,
+        DeploymentStatus.DEPLOYED,
+        started,
+        events,
+        url=target.url,
+        previous_version=previous,
+    )
+
+
+def failed(
+    target: DeployTarget,
+    environment: str,
+    bundle: Bundle,
+    events: list[DeploymentEvent],
+) -> DeploymentMetadata:
+    """What the run records when deploying ``bundle`` failed and the target's
+    :class:`DeployError` carried no record of its own (it failed before anything served)."""
+    return _of_bundle(target, environment, bundle, DeploymentStatus.FAILED, utcnow(), events)
+
+
+def _of_bundle(
+    target: DeployTarget,
+    environment: str,
+    bundle: Bundle,
+    status: DeploymentStatus,
+    started: datetime,
+    events: list[DeploymentEvent],
+    **more: Any,
+) -> DeploymentMetadata:
     return DeploymentMetadata(
         environment=environment,
         version_label=bundle.version_label,
         deploy_target=target.name,
-        status=DeploymentStatus.DEPLOYED,
-        url=target.url,
+        status=status,
         bundle_sha256=bundle.sha256,
         bundle_key=bundle.s3_key,
-        previous_version=previous,
         started_at=started,
         finished_at=utcnow(),
         events=events,
+        **more,
     )
 
 

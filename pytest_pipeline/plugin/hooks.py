@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from pytest_pipeline import settings
@@ -21,6 +19,13 @@ FIXTURE_MODULES = (
 )
 """Registered as plugins with this one. Not through ``pytest_plugins``: pytest looks each
 name of that list up among every installed distribution's entry points first."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The plugin's own hooks (``pytest_pipeline_*``), for other plugins to implement."""
+    from pytest_pipeline.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -50,17 +55,6 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_pipeline.plugin.xdist import XdistController
 
         config.pluginmanager.register(XdistController(run), "pipeline-xdist")
-    elif run.role == "worker" and run.gate.enabled:
-        from pytest_pipeline.plugin.xdist import WorkerGate
-
-        run.worker_gate = WorkerGate(run)
-        run.stage_gate = run.worker_gate.halt_for
-    from pytest_pipeline.plugin import reporting
-
-    reporting.configure(config, run)  # execution log, reports, pytest-html integration
-    from pytest_pipeline.plugin import rollback
-
-    rollback.configure(config, run)  # end of run: rollback, then report, notify, teardown
 
 
 @pytest.hookimpl(trylast=True)
@@ -113,11 +107,9 @@ def pytest_terminal_summary(
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Finalizers, then (in the owning process) once-per-run teardown; problems are warnings."""
+    """The end of the run: rollback, record, notifications, teardown (plugin/finish.py)."""
     run = session.config.stash.get(RUN_KEY, None)
-    if run is None:
-        return
-    for problem in run.finish(exitstatus):
-        warnings.warn(pytest.PytestWarning(problem), stacklevel=1)
-    if run.end_problems and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if run is not None:
+        from pytest_pipeline.plugin.finish import finish_run
+
+        finish_run(session, run, exitstatus)

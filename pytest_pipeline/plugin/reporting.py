@@ -1,11 +1,13 @@
 """Reporting hooks: the execution log, end-of-run outputs, and the pytest-html integration.
 
-:func:`configure` (called from ``plugin.pytest_configure``) registers
-:class:`ReportingPlugin` always and :class:`HtmlIntegration` only when pytest-html is
-installed. The owning process (single process or xdist controller) writes the end-of-run
-outputs from a run finalizer, i.e. after every worker finished and before once-per-run
-resources are torn down (so SNS still answers): ``deployment.json``, the GitHub step summary,
-job outputs and annotations, and the failure notification.
+:func:`configure` (called from :meth:`PipelineRun.start`) registers :class:`ReportingPlugin`
+(the run hands it every report first: :meth:`ReportingPlugin.on_report`) and
+:class:`HtmlIntegration` only when pytest-html is installed. At the end of the run
+(:func:`pytest_pipeline.plugin.finish.finish_run`, owning process: after every worker
+finished, after the rollback, before once-per-run resources are torn down so SNS still
+answers) it writes ``deployment.json``, the GitHub step summary, job outputs and annotations
+and the run's metrics (:meth:`ReportingPlugin.record_run`), then sends the failure
+notification (:meth:`ReportingPlugin.notify_failure`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
-from pytest_pipeline.plugin.run import PipelineRun
+from pytest_pipeline.models import DeploymentMetadata, InfrastructureState
 from pytest_pipeline.reporting import github, logs, record
 from pytest_pipeline.reporting.redact import default_redactor, redact, register_secrets
 from pytest_pipeline.reporting.summary import (
@@ -33,8 +34,11 @@ from pytest_pipeline.runtime.vcs import git_commit
 from pytest_pipeline.stages import Stage
 
 if TYPE_CHECKING:
+    from pytest_pipeline.aws.monitoring import Notification
+    from pytest_pipeline.plugin.run import PipelineRun
     from pytest_pipeline.reporting.ledger import LedgerStep
     from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
+    from pytest_pipeline.reporting.summary import StageSummary
 
 # The recorder and its renderers load when a test asks for pipeline_record.
 RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
@@ -47,21 +51,20 @@ NO_LOG = "No log output captured."
 """What pytest-html writes in the log block of a test that printed and logged nothing."""
 
 
-def configure(config: pytest.Config, run: PipelineRun) -> None:
+def configure(config: pytest.Config, run: PipelineRun) -> ReportingPlugin | None:
     """Register the reporting plugin objects for this run (not for ``--help`` or
-    ``--collect-only``: nothing runs, so no log or record is written)."""
+    ``--collect-only``: nothing runs, so no log or record is written: None)."""
     if config.option.help or config.option.collectonly:
-        return
+        return None
     register_setting_secrets(run.options.webhook_url)
     if run.owns_run:
         check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
-    run.report_handlers.append(plugin.on_report)
-    run.stage_handlers.append(plugin.stage_started)
     if config.pluginmanager.hasplugin("html"):
         plugin.html_extras = True
         config.pluginmanager.register(HtmlIntegration(plugin), "pipeline-html")
+    return plugin
 
 
 def check_reports_dir(run: PipelineRun) -> None:
@@ -164,24 +167,17 @@ def redact_report(report: pytest.TestReport) -> None:
     report.sections = [(title, redact(content)) for title, content in report.sections]
 
 
-def _context_for(infra: InfrastructureState) -> Any:
-    from pytest_pipeline.aws.clients import resolve_context
-
-    backend = "endpoint" if infra.endpoint_url else "aws"
-    return resolve_context(
-        backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
-    )
-
-
 def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: InfrastructureState) -> int:
     """Publish the whole run's metrics (every stage, pass/fail, p95) at the end of the run,
     also when a failure halted the monitoring stage. Returns how many; 0 when it failed."""
     from pytest_pipeline.aws import monitoring
+    from pytest_pipeline.aws.clients import recorded_context
     from pytest_pipeline.reporting.metrics import run_metrics
 
     try:
         data = run_metrics(summary, run.results)
-        return monitoring.publish_metrics(_context_for(infra).client("cloudwatch"), data)
+        ctx = recorded_context(infra.endpoint_url, infra.region, source="stack record")
+        return monitoring.publish_metrics(ctx.client("cloudwatch"), data)
     except Exception as error:  # reporting must not break the end of the run
         log.warning(
             "run metrics not published to CloudWatch: %s", error, extra={"status": "failed"}
@@ -191,31 +187,19 @@ def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: Infrastruc
 
 def notify_failure(
     run: PipelineRun, summary: RunSummary, infra: InfrastructureState | None
-) -> list[Any]:
-    """Tell the configured channels that the pipeline failed, with the summary.
-
-    SNS needs the stack's ``NotificationTopicArn`` (a run that failed before provisioning
-    has none, and says so in the log); the client is built for the backend the stack is on.
-    """
+) -> list[Notification]:
+    """Tell the configured channels that the pipeline failed, with the summary (SNS through
+    the topic of the stack ``infra``)."""
     from pytest_pipeline.aws import monitoring
 
-    channels = list(run.options.notification_channels)
-    sns_client, topic = None, None
-    if "sns" in channels and infra is not None:
-        topic = infra.outputs.get("NotificationTopicArn")
-        try:
-            sns_client = _context_for(infra).client("sns")
-        except Exception as error:  # the notification must not break the end of the run
-            log.warning("no SNS client for notifications: %s", error)
     subject = f"pipeline {summary.environment} failed" + (
         f" at {summary.halted_stage}" if summary.halted_stage else ""
     )
-    return monitoring.notify(
-        channels,
+    return monitoring.notify_about_stack(
+        run.options.notification_channels,
         subject,
         summary_text(summary) + "\n\n" + summary_markdown(summary),
-        sns_client=sns_client,
-        topic_arn=topic,
+        infra=infra,
         webhook_url=run.options.webhook_url,
         payload={
             "status": summary.outcome,
@@ -286,25 +270,13 @@ class ReportingPlugin:
             self.live_handler = _LiveHandler(config)
             logs.pipeline_logger().addHandler(self.live_handler)
         if run.owns_run:
-            run.add_finalizer(self.finish)
             log.info("run %s started (%s)", run.run_id, run.role, extra={"status": "started"})
 
     # -- what is known about the run ------------------------------------------------------------
 
-    def _recorded(self, kind: str, model: Any) -> Any:
-        data = self.run.recorded(kind)
-        if data is None:
-            return None
-        try:
-            return model.from_dict(data)
-        except (ModelError, KeyError, TypeError, ValueError) as error:
-            log.warning("ignoring the run's %s record: %s", kind, error)
-            return None
-
     def deployment(self) -> DeploymentMetadata | None:
         """The run's deployment record (written by the deploy stage), if any."""
-        value: DeploymentMetadata | None = self._recorded("deployment", DeploymentMetadata)
-        return value
+        return self.run.recorded_as("deployment", DeploymentMetadata.from_dict)
 
     def ledger(self, record: DeploymentMetadata | None = None) -> list[LedgerStep]:
         """The deployment ledger of the run (of ``record`` when given)."""
@@ -318,8 +290,7 @@ class ReportingPlugin:
 
     def infrastructure(self) -> InfrastructureState | None:
         """The run's stack record (written by the infra stage), if any."""
-        value: InfrastructureState | None = self._recorded("infrastructure", InfrastructureState)
-        return value
+        return self.run.recorded_as("infrastructure", InfrastructureState.from_dict)
 
     def summary(self) -> RunSummary:
         """The summary of the run so far (complete at the end of the run)."""
@@ -329,7 +300,7 @@ class ReportingPlugin:
         if infra and infra.endpoint_url:
             backend += f" at {infra.endpoint_url}"
         halted = self.run.halted_stage
-        durations = {s.stage.value: s.duration for s in self.run.stage_summary()}
+        durations = self.run.stage_durations()
         return build_summary(
             self.run.results,
             environment=options.env,
@@ -347,17 +318,27 @@ class ReportingPlugin:
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    def stage_started(self, previous: Stage | None, stage: Stage) -> None:
-        """Log when this process starts the tests of a new stage (a run stage handler)."""
+    def pytest_pipeline_stage_started(self, stage: Stage, previous: Stage | None) -> None:
+        """Log when this process starts the tests of a new stage."""
         if previous is not None:
             log.info("stage %s: last test done", previous.value, extra={"status": "done"})
         log.info("stage %s started", stage.value, extra={"status": "started"})
 
+    def pytest_pipeline_stage_finished(self, summary: StageSummary) -> None:
+        """Log how each stage ended (owning process, at the end of the run)."""
+        log.info(
+            "stage %s %s in %.2fs",
+            summary.name,
+            summary.outcome,
+            summary.duration,
+            extra={"status": summary.outcome},
+        )
+
     def on_report(self, report: pytest.TestReport, item: pytest.Item | None) -> None:
-        """A run report handler: mask secrets in the report and attach ``pipeline_record``
-        extras (where the test ran); hand newly registered secrets over with a worker's
-        report and take them off it in the controller; keep every failure as a log line and
-        a GitHub annotation (owning process)."""
+        """Called by the run with every report first: mask secrets in the report and attach
+        ``pipeline_record`` extras (where the test ran); hand newly registered secrets over
+        with a worker's report and take them off it in the controller; keep every failure as
+        a log line and a GitHub annotation (owning process)."""
         if report.longrepr is not None or report.sections:
             redact_report(report)
         entries: list[DashboardEntry] = []
@@ -406,17 +387,11 @@ class ReportingPlugin:
         self.annotations.append(github.Annotation(message, path, line, title))
         log.error("%s failed: %s", title, message.splitlines()[0] if message else "")
 
-    def finish(self) -> None:
-        """End of run (owning process): record, GitHub outputs, notification, log lines."""
+    def record_run(self) -> RunSummary:
+        """End of run, after the rollback: the run's record ``deployment.json`` (with its
+        ledger), the GitHub step summary, outputs and annotations, the run's metrics; then
+        ``pytest_pipeline_run_recorded``. A record that cannot be written fails the run."""
         summary = self.final_summary = self.summary()
-        for stage in summary.stages:
-            log.info(
-                "stage %s %s in %.2fs",
-                stage.name,
-                stage.outcome,
-                stage.duration,
-                extra={"status": stage.outcome},
-            )
         infra = self.infrastructure()
         rec = record_of(self.run.results, self.deployment(), summary, infra)
         from pytest_pipeline.reporting.ledger import build_ledger
@@ -444,14 +419,29 @@ class ReportingPlugin:
             log.error("%s", problem, extra={"status": "failed"})
             self.run.end_problems.append(problem)
             summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
-        exitstatus = self.run.exitstatus or 0
-        ready = summary.succeeded and exitstatus == 0
         if github.in_github_actions():
-            self._github(summary, ready, rec)
+            self._github(summary, self.ready, rec)
         if infra is not None and self.run.options.monitoring_enabled:
             publish_run_metrics(summary, self.run, infra)
-        if not ready:
-            notify_failure(self.run, summary, infra)
+        self.config.hook.pytest_pipeline_run_recorded(
+            run=self.run, record=rec, path=self.record_path, summary=summary
+        )
+        return summary
+
+    @property
+    def ready(self) -> bool:
+        """The run succeeded and pytest ended with exit status 0 (after :meth:`record_run`)."""
+        summary = self.final_summary
+        return summary is not None and summary.succeeded and (self.run.exitstatus or 0) == 0
+
+    def notify_failure(self) -> None:
+        """End of run, after the record: the failure notification when the run is not ready."""
+        if not self.ready:
+            notify_failure(self.run, self.final_summary or self.summary(), self.infrastructure())
+
+    def log_finished(self) -> None:
+        """The execution log's last line: how the run ended."""
+        summary = self.final_summary or self.summary()
         log.info(
             "run %s finished: %s",
             self.run.run_id,

@@ -1,17 +1,13 @@
 """pytest side of rollback: the end-of-run rollback, its report and alert.
 
-:func:`configure` (from ``plugin.pytest_configure``) registers :class:`RollbackPlugin` in
-every process. In the owning process (single or xdist controller) it adds two run
-finalizers, so the end of the run goes in this order:
-
-1. ``PHASE_ROLLBACK`` - :meth:`RollbackPlugin.roll_back`: the policy
-   (:func:`pytest_pipeline.deploy.rollback.decide`) over every test's result, and when it says so
-   the rollback through a deploy target rebuilt from the run's records, verified; the run's
-   ``deployment`` record then says ``rolled_back`` / ``rollback_failed`` and why;
-2. ``PHASE_REPORT`` - the reporting finalizer writes ``reports/deployment.json`` from that
-   record (and pytest-html renders the summary after it);
-3. ``PHASE_NOTIFY`` - :meth:`RollbackPlugin.notify`: the alert or rollback notification;
-4. once-per-run teardown (``teardown_all``).
+:func:`configure` (from :meth:`PipelineRun.start`) registers :class:`RollbackPlugin` in every
+process. The end of the run (:func:`pytest_pipeline.plugin.finish.finish_run`, owning process)
+calls :meth:`RollbackPlugin.roll_back` first: the policy
+(:func:`pytest_pipeline.deploy.rollback.decide`) over every test's result, and when it says
+so the rollback through a deploy target rebuilt from the run's records, verified; the run's
+``deployment`` record then says ``rolled_back`` / ``rollback_failed`` and why, before the
+record is written. After the record, :meth:`RollbackPlugin.notify` sends the alert or
+rollback notification.
 """
 
 from __future__ import annotations
@@ -22,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_pipeline.models import DeploymentMetadata, InfrastructureState, ModelError
-from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, PipelineRun
+from pytest_pipeline.models import DeploymentMetadata, InfrastructureState
 from pytest_pipeline.reporting.redact import redact
 
 if TYPE_CHECKING:
     from pytest_pipeline.deploy import rollback
+    from pytest_pipeline.deploy.base import DeployTarget
+    from pytest_pipeline.plugin.run import PipelineRun
 
 # The policy module (pytest_pipeline.deploy.rollback) loads only in runs where a test failed: each
 # function that needs it imports it.
@@ -74,22 +71,18 @@ class RollbackPlugin:
         self.decision: rollback.Decision | None = None
         self.outcome: rollback.Outcome | None = None
         self.notified: list[str] = []
-        if run.owns_run:
-            run.add_finalizer(self.roll_back, phase=PHASE_ROLLBACK)
-            run.add_finalizer(self.notify, phase=PHASE_NOTIFY)
 
-    # -- hooks ----------------------------------------------------------------------------------
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """A rollback, or a rollback that failed, never leaves the session green."""
+    @property
+    def fails_run(self) -> bool:
+        """True after a rollback, or a rollback that failed: the run is never green then."""
         outcome = self.outcome
         if outcome is None:
-            return
+            return False
         from pytest_pipeline.deploy import rollback
 
-        if outcome.status is not rollback.OutcomeStatus.REFUSED and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return outcome.status is not rollback.OutcomeStatus.REFUSED
+
+    # -- hooks ----------------------------------------------------------------------------------
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """The decision and, after a rollback, what it did (section ``pipeline rollback``)."""
@@ -103,33 +96,20 @@ class RollbackPlugin:
 
     # -- the end of the run ---------------------------------------------------------------------
 
-    def _deployment(self) -> DeploymentMetadata | None:
-        data = self.run.recorded("deployment")
-        if data is None:
-            return None
-        try:
-            return DeploymentMetadata.from_dict(data)
-        except (ModelError, KeyError, TypeError, ValueError) as error:
-            log.warning("ignoring the run's deployment record: %s", error)
-            return None
-
-    def _infrastructure(self) -> InfrastructureState | None:
-        data = self.run.recorded("infrastructure")
-        try:
-            return None if data is None else InfrastructureState.from_dict(data)
-        except (ModelError, KeyError, TypeError, ValueError):
-            return None
-
     def roll_back(self) -> None:
-        """Finalizer (``PHASE_ROLLBACK``): decide; roll back when decided; record the result."""
+        """End of run, first step: decide (``pytest_pipeline_rollback_decided``); roll back
+        when decided; record the result in the run's ``deployment`` and ``rollback`` records."""
         if not any(result.outcome.is_failure for result in self.run.results):
             return  # the policy acts on failed tests only: nothing to decide
         from pytest_pipeline.deploy import rollback
 
-        deployment = self._deployment()
+        deployment = self.run.recorded_as("deployment", DeploymentMetadata.from_dict)
         settings = settings_of(self.run)
         decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
         self.decision = decision
+        self.run.pytest_config.hook.pytest_pipeline_rollback_decided(
+            run=self.run, decision=decision
+        )
         if decision.action is rollback.Action.NONE:
             return
         log.warning("%s", decision.summary(), extra={"status": decision.action.value})
@@ -204,18 +184,17 @@ class RollbackPlugin:
             "where it was deployed",
         )
 
-    def target(self) -> Any:
+    def target(self) -> DeployTarget:
         """A deploy target attached to this run's environment, rebuilt from the run's records
         (the AWS backend and the stack's outputs) or, in a separate job, from the settings.
 
         Raises :class:`NoEnvironment` for a separate job on a new embedded backend (it starts
         empty: no environment can serve the tested URL there)."""
-        from pytest_pipeline.aws.clients import resolve_context
-        from pytest_pipeline.deploy.resources import make_target
+        from pytest_pipeline.aws.clients import recorded_context, resolve_context
 
         options = self.run.options
         aws = self.run.recorded("aws")
-        infra = self._infrastructure()
+        infra = self.run.recorded_as("infrastructure", InfrastructureState.from_dict)
         outputs = dict(infra.outputs) if infra else {}
 
         def no_moto() -> str:
@@ -226,7 +205,7 @@ class RollbackPlugin:
             )
 
         ctx = (
-            _recorded_context(aws)
+            recorded_context(aws.get("endpoint_url"), aws.get("region"), source="run record")
             if aws is not None
             else resolve_context(
                 options.aws_backend,
@@ -236,28 +215,14 @@ class RollbackPlugin:
                 start_moto=no_moto,
             )
         )
-        return make_target(
-            options.deploy_target,
-            rootdir=options.rootdir,
-            environment=options.env,
-            ctx=ctx,
-            aws_env=ctx.env(),
-            outputs=outputs,
-            timeout=options.deploy_timeout,
-            strategy=options.eb_strategy,
-            rollback_enabled=False,
-            eb_application=options.eb_application,
-            eb_environment=options.eb_environment,
-        )
+        return self.run.deploy_target(ctx, outputs, rollback_enabled=False)
 
     def notify(self) -> None:
-        """Finalizer (``PHASE_NOTIFY``): tell the notification channels about the alert or the
-        rollback (SNS through the stack's topic, webhook, log)."""
+        """End of run, after the record: tell the notification channels about the alert or
+        the rollback (SNS through the stack's topic, webhook, log)."""
         decision = self.decision
         if decision is None or not decision.acts:
             return
-        from pytest_pipeline.aws import monitoring
-
         subject, text = self.message()
         payload: dict[str, Any] = {
             "status": "rollback" if self.outcome else "alert",
@@ -268,13 +233,13 @@ class RollbackPlugin:
                 "outcome": self.outcome.to_dict() if self.outcome else None,
             },
         }
-        sns_client, topic = self._sns()
-        results = monitoring.notify(
+        from pytest_pipeline.aws import monitoring
+
+        results = monitoring.notify_about_stack(
             self.run.options.notification_channels,
             subject,
             text,
-            sns_client=sns_client,
-            topic_arn=topic,
+            infra=self.run.recorded_as("infrastructure", InfrastructureState.from_dict),
             webhook_url=self.run.options.webhook_url,
             payload=payload,
         )
@@ -282,23 +247,6 @@ class RollbackPlugin:
             f"{result.channel}: {'sent' if result.ok else 'NOT sent'} ({result.detail})"
             for result in results
         ]
-
-    def _sns(self) -> tuple[Any, str | None]:
-        infra = self._infrastructure()
-        if "sns" not in self.run.options.notification_channels or infra is None:
-            return None, None
-        topic = infra.outputs.get("NotificationTopicArn")
-        try:
-            from pytest_pipeline.aws.clients import resolve_context
-
-            backend = "endpoint" if infra.endpoint_url else "aws"
-            context = resolve_context(
-                backend, infra.endpoint_url, infra.region, source="stack record", max_attempts=2
-            )
-            return context.client("sns"), topic
-        except Exception as error:  # the notification must not break the end of the run
-            log.warning("no SNS client for the rollback notification: %s", error)
-            return None, topic
 
     # -- what to say ----------------------------------------------------------------------------
 
@@ -380,18 +328,4 @@ def rollback_html(decision: rollback.Decision | None, outcome: rollback.Outcome 
         f'<h3 style="margin:4px 0">Rollback: <span style="color:{colour}">'
         f"{esc(status)}</span></h3>"
         f'<table style="border-collapse:collapse">{body}</table></div>'
-    )
-
-
-def _recorded_context(aws: dict[str, Any]) -> Any:
-    """The AWS of the run (its ``aws`` record): still running at this point of the run."""
-    from pytest_pipeline.aws.clients import resolve_context
-
-    endpoint = aws.get("endpoint_url")
-    return resolve_context(
-        "endpoint" if endpoint else "aws",
-        endpoint,
-        aws.get("region"),
-        source="run record",
-        max_attempts=2,
     )

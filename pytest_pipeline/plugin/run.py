@@ -1,15 +1,20 @@
 """The state of one pipeline run, registered with pytest as the ``pipeline-run`` plugin object.
 
 :func:`get_run` finds it from any ``pytest.Config``. It holds the resolved settings
-(:class:`~pytest_pipeline.settings.PipelineSettings`), the run id and the run folder shared by the
-xdist controller and its workers, every test's result with its stage, the gate, records
-other areas persist for the controller (``record``/``recorded``) and end-of-run finalizers.
+(:class:`~pytest_pipeline.settings.PipelineSettings`), the run id and the run folder shared by
+the xdist controller and its workers, every test's result with its stage, the gate (and, in
+an xdist worker, the :class:`~pytest_pipeline.plugin.xdist.WorkerGate` that waits for the
+earlier stages), records other areas persist for the controller (``record``/``recorded``)
+and the run's reporting and rollback plugins. The end of the run is
+:func:`pytest_pipeline.plugin.finish.finish_run`; what other plugins can react to is in
+:mod:`pytest_pipeline.plugin.hookspecs`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -17,18 +22,28 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_pipeline.models import PropertyValue, TestOutcome, TestResult
+from pytest_pipeline.models import ModelError, PropertyValue, TestOutcome, TestResult
+from pytest_pipeline.reporting.summary import StageSummary, build_summary
 from pytest_pipeline.runtime import envlock, orphans, runonce
 from pytest_pipeline.runtime.signals import TermAsInterrupt
 from pytest_pipeline.settings import PipelineSettings
 from pytest_pipeline.stages import Gate, Halt, Stage, first_line
+
+if TYPE_CHECKING:
+    from pytest_pipeline.aws.clients import AwsContext
+    from pytest_pipeline.deploy.base import DeployTarget
+    from pytest_pipeline.plugin.reporting import ReportingPlugin
+    from pytest_pipeline.plugin.rollback import RollbackPlugin
+    from pytest_pipeline.plugin.xdist import WorkerGate
+
+_Model = TypeVar("_Model")
+_log = logging.getLogger("pytest_pipeline.run")
 
 PLUGIN_NAME = "pipeline-run"
 RUNS_DIR = Path(".pipeline") / "runs"
@@ -38,14 +53,6 @@ WORKERINPUT_ID = "pipeline_run_id"
 WORKERINPUT_DIR = "pipeline_run_dir"
 WORKERINPUT_OWNER = "pipeline_run_owner_pid"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-# End-of-run phases of finalizers, in the order they run (then once-per-run teardown):
-PHASE_ROLLBACK = 10
-"""Decide on the deployment and roll it back (the record must say what happened)."""
-PHASE_REPORT = 20
-"""The deployment record, report summary and failure notification (the default)."""
-PHASE_NOTIFY = 30
-"""Notifications about what the earlier phases did (SNS still answers: before teardown)."""
 
 RUN_KEY = pytest.StashKey["PipelineRun"]()
 """``config.stash[RUN_KEY]`` is the run (use :func:`get_run`)."""
@@ -66,59 +73,6 @@ def get_run(config: pytest.Config) -> PipelineRun:
         ) from None
 
 
-@dataclass
-class StageSummary:
-    """What one stage did in this run."""
-
-    stage: Stage
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    gated: int = 0
-    xfailed: int = 0
-    xpassed: int = 0
-    start: float | None = None
-    stop: float | None = None
-    halt: Halt | None = None
-
-    @property
-    def total(self) -> int:
-        """Every test of the stage."""
-        return self.passed + self.failed + self.errors + self.skipped + self.xfailed + self.xpassed
-
-    @property
-    def duration(self) -> float:
-        """Wall time from the stage's first test start to its last test end, in seconds."""
-        if self.start is None or self.stop is None:
-            return 0.0
-        return max(0.0, self.stop - self.start)
-
-    @property
-    def outcome(self) -> str:
-        """failed, halted (skipped by the gate), skipped or passed."""
-        if self.failed or self.errors:
-            return "failed"
-        if self.gated and self.gated == self.skipped and not (self.passed or self.xpassed):
-            return "halted"
-        if self.total and self.skipped + self.xfailed == self.total and not self.passed:
-            return "skipped"
-        return "passed"
-
-    def counts(self) -> str:
-        """``"3 passed, 1 failed"`` (non-zero counts only)."""
-        parts = [
-            (self.passed, "passed"),
-            (self.failed, "failed"),
-            (self.errors, "error" if self.errors == 1 else "errors"),
-            (self.skipped - self.gated, "skipped"),
-            (self.gated, "halted"),
-            (self.xfailed, "xfailed"),
-            (self.xpassed, "xpassed"),
-        ]
-        return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
-
-
 class _Open:
     """A test of this run: its stage, whether the gate skipped it, its reports so far."""
 
@@ -136,15 +90,6 @@ SETTLE_EVERY = 500
 
 
 _STAGES = {stage.value: stage for stage in Stage}
-_COUNTER = {
-    TestOutcome.PASSED: "passed",
-    TestOutcome.FAILED: "failed",
-    TestOutcome.ERROR: "errors",
-    TestOutcome.SKIPPED: "skipped",
-    TestOutcome.XFAILED: "xfailed",
-    TestOutcome.XPASSED: "xpassed",
-}
-"""The :class:`StageSummary` counter of each outcome."""
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
@@ -202,17 +147,16 @@ class PipelineRun:
         self._done: list[_Open] = []
         self.markers: dict[str, tuple[str, ...]] = {}
         """Marker names of every failed test (from its failed report), by node id."""
-        self._summary: dict[Stage, StageSummary] = {}
-        self._finalizers: list[tuple[int, int, Callable[[], object]]] = []
-        self.stage_gate: Callable[[Stage], Halt | None] = self.gate.halt_for
-        """Applies the gate before a test of a stage (waits for other workers under xdist)."""
-        self.worker_gate: Any = None
-        self.report_handlers: list[Callable[[pytest.TestReport, pytest.Item | None], None]] = []
-        """Called with every test report before anything else sees it, and with its test (None
-        in an xdist controller): reporting redacts the report and attaches its extras."""
-        self.stage_handlers: list[Callable[[Stage | None, Stage], None]] = []
-        """Called with the previous stage (None at first) and the new one when this process
-        starts the tests of another stage."""
+        self._spans: dict[Stage, tuple[float | None, float | None]] = {}
+        """Each stage's wall time: its first test's start, its last test's end."""
+        self.worker_gate: WorkerGate | None = None
+        """In an xdist worker with the gate on: waits for the earlier stages' tests (run by
+        other workers) before the gate decides on a test (made by :meth:`start`)."""
+        self.reporting: ReportingPlugin | None = None
+        """The reporting plugin of this process (made by :meth:`start`; None for ``--help``
+        and ``--collect-only``): it sees every report before anything else does."""
+        self.rollback: RollbackPlugin | None = None
+        """The rollback plugin of this process (made by :meth:`start`)."""
         self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
         self._gated: set[str] = set()
         self._stage: Stage | None = None
@@ -249,8 +193,16 @@ class PipelineRun:
         if run.owns_run:
             run._marker = orphans.claim(run_dir, run_id)
             run.swept = orphans.sweep(options.rootdir / RUNS_DIR, run_id)
+        if role == "worker" and run.gate.enabled:
+            from pytest_pipeline.plugin.xdist import WorkerGate
+
+            run.worker_gate = WorkerGate(run)
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
+        from pytest_pipeline.plugin import reporting, rollback
+
+        run.reporting = reporting.configure(pytest_config, run)
+        run.rollback = rollback.configure(pytest_config, run)
         run.term.install()
         return run
 
@@ -295,6 +247,46 @@ class PipelineRun:
             return None
         return data if isinstance(data, dict) else None
 
+    def recorded_as(self, kind: str, model: Callable[[dict[str, Any]], _Model]) -> _Model | None:
+        """The ``kind`` record read by ``model`` (a model's ``from_dict``), or None when there
+        is none or it does not read (logged: the end of a run goes on without it)."""
+        data = self.recorded(kind)
+        if data is None:
+            return None
+        try:
+            return model(data)
+        except (ModelError, KeyError, TypeError, ValueError) as error:
+            _log.warning("ignoring the run's %s record: %s", kind, error)
+            return None
+
+    def deploy_target(
+        self,
+        ctx: AwsContext,
+        outputs: dict[str, str],
+        *,
+        rollback_enabled: bool,
+        emulated: bool = False,
+    ) -> DeployTarget:
+        """The deploy target of the ``deploy-target`` setting, attached to this run's
+        environment through ``ctx`` and the stack's ``outputs`` (starts nothing)."""
+        from pytest_pipeline.deploy.resources import make_target
+
+        options = self.options
+        return make_target(
+            options.deploy_target,
+            rootdir=options.rootdir,
+            environment=options.env,
+            ctx=ctx,
+            aws_env=ctx.env(),
+            outputs=outputs,
+            timeout=options.deploy_timeout,
+            strategy=options.eb_strategy,
+            rollback_enabled=rollback_enabled,
+            eb_application=options.eb_application,
+            eb_environment=options.eb_environment,
+            emulated=emulated,
+        )
+
     def release(self) -> None:
         """The process is done with the run (also after ``--help``, which has no session
         end): nothing of it is left for the next run to sweep."""
@@ -336,16 +328,6 @@ class PipelineRun:
             timeout=self.options.gate_timeout,
         )
 
-    def add_finalizer(self, fn: Callable[[], object], phase: int = PHASE_REPORT) -> None:
-        """Call ``fn()`` once at the end of the run: by ``phase`` (``PHASE_ROLLBACK``, then
-        ``PHASE_REPORT``, then ``PHASE_NOTIFY``), last added first within a phase.
-
-        In the owning process (single or xdist controller) this is after every worker has
-        finished and before once-per-run resources are torn down; in an xdist worker it is
-        at the end of that worker. Use :meth:`once` for resources shared by workers.
-        """
-        self._finalizers.append((phase, len(self._finalizers), fn))
-
     # -- test results ---------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
@@ -364,10 +346,10 @@ class PipelineRun:
 
         First, so that the terminal, JUnit, pytest-html and xdist's hand-over to the
         controller all see the labelled, redacted report: label it with the test's stage
-        (and, when it failed, the test's markers: the rollback policy matches them), pass it
-        to the report handlers, let a failure reach the gate, and keep the report. Results
-        are worked out from the kept reports in batches (:attr:`results`): per report this
-        stays a few dictionary operations.
+        (and, when it failed, the test's markers: the rollback policy matches them), let
+        reporting redact it and attach its extras, let a failure reach the gate, and keep the
+        report. Results are worked out from the kept reports in batches (:attr:`results`):
+        per report this stays a few dictionary operations.
         """
         nodeid = report.nodeid
         entry = self._items.get(nodeid)
@@ -387,8 +369,8 @@ class PipelineRun:
         if report.outcome == "failed" and item is not None:
             names = sorted({mark.name for mark in item.iter_markers()})
             report.pipeline_markers = names  # type: ignore[attr-defined]
-        for handler in self.report_handlers:
-            handler(report, item)
+        if self.reporting is not None:
+            self.reporting.on_report(report, item)
         self._keep(report, stage, gated)
 
     def _keep(self, report: pytest.TestReport, stage: Stage | None, gated: bool) -> None:
@@ -415,9 +397,11 @@ class PipelineRun:
             return None
         if stage is not self._stage:
             previous, self._stage = self._stage, stage
-            for handler in self.stage_handlers:
-                handler(previous, stage)
-        halt = self.stage_gate(stage)
+            self.pytest_config.hook.pytest_pipeline_stage_started(
+                run=self, stage=stage, previous=previous
+            )
+        gate = self.worker_gate or self.gate
+        halt = gate.halt_for(stage)
         if halt is not None:
             item.stash[GATED_KEY] = True
             self._gated.add(item.nodeid)
@@ -467,10 +451,15 @@ class PipelineRun:
         return self._results
 
     def _settle(self) -> None:
-        """Turn the finished tests' reports into results and stage counts."""
-        for test in self._done:
-            self._results.append(self._result_of(test))
-        self._done.clear()
+        """Turn the finished tests' reports into results (given to
+        ``pytest_pipeline_test_result`` in the owning process)."""
+        done, self._done = self._done, []
+        fresh = [self._result_of(test) for test in done]
+        self._results.extend(fresh)
+        if self.owns_run:
+            hook = self.pytest_config.hook.pytest_pipeline_test_result
+            for result in fresh:
+                hook(run=self, result=result)
 
     def _result_of(self, test: _Open) -> TestResult:
         outcome = TestOutcome.PASSED
@@ -493,7 +482,7 @@ class PipelineRun:
                 properties[str(name)] = value
         stage = test.stage
         if stage is not None:
-            self._count(stage, outcome, test.gated, start, stop)
+            self._span(stage, start, stop)
         return TestResult(
             nodeid=test.nodeid,
             outcome=outcome,
@@ -502,22 +491,27 @@ class PipelineRun:
             message=message,
             properties=properties,
             started_at=datetime.fromtimestamp(start, UTC) if start is not None else None,
+            gated=test.gated and outcome is TestOutcome.SKIPPED,
         )
 
-    def _count(
-        self, stage: Stage, outcome: TestOutcome, gated: bool, start: float | None, stop: float
-    ) -> None:
-        summary = self._summary.get(stage)
-        if summary is None:
-            summary = self._summary[stage] = StageSummary(stage)
-        counter = _COUNTER[outcome]
-        setattr(summary, counter, getattr(summary, counter) + 1)
-        if gated and outcome is TestOutcome.SKIPPED:
-            summary.gated += 1
-        if start is not None and (summary.start is None or start < summary.start):
-            summary.start = start
-        if stop and (summary.stop is None or stop > summary.stop):
-            summary.stop = stop
+    def _span(self, stage: Stage, start: float | None, stop: float) -> None:
+        first, last = self._spans.get(stage, (None, None))
+        if start is not None and (first is None or start < first):
+            first = start
+        if stop and (last is None or stop > last):
+            last = stop
+        self._spans[stage] = (first, last)
+
+    def stage_durations(self) -> dict[str, float]:
+        """Each stage's wall time in seconds, from its first test's start to its last test's
+        end (across workers: the stage's tests ran side by side)."""
+        if self._done:
+            self._settle()
+        return {
+            stage.value: max(0.0, last - first)
+            for stage, (first, last) in self._spans.items()
+            if first is not None and last is not None
+        }
 
     def flush(self) -> None:
         """Turn tests whose teardown report never came (a crashed worker) into results; in
@@ -539,17 +533,12 @@ class PipelineRun:
         return halt.stage if halt is not None and self.gate.enabled else None
 
     def stage_summary(self) -> list[StageSummary]:
-        """One summary per stage that had tests, in pipeline order."""
-        if self._done:
-            self._settle()
-        summaries = []
-        for stage in Stage:
-            summary = self._summary.get(stage)
-            if summary is None:
-                continue
-            summary.halt = self.gate.failure(stage)
-            summaries.append(summary)
-        return summaries
+        """One summary per stage that had tests, in pipeline order (tests without a stage
+        are left out), with the stages' wall times."""
+        durations = self.stage_durations()
+        staged = [result for result in self.results if result.stage is not None]
+        summary = build_summary(staged, environment=self.options.env, durations=durations)
+        return list(summary.stages)
 
     @property
     def interrupted_in(self) -> str | None:
@@ -582,7 +571,7 @@ class PipelineRun:
             return note
         width = max(len(stage.value) for stage in Stage)
         lines = [
-            f"{s.stage.value:<{width}}  {s.outcome:<7}  {s.counts()}  in {s.duration:.2f}s"
+            f"{s.name:<{width}}  {s.outcome:<7}  {s.tally()}  in {s.duration:.2f}s"
             for s in summaries
         ]
         halt = self.gate.halted
@@ -602,31 +591,22 @@ class PipelineRun:
             return False
         return self.exitstatus == 0 and not self.gate.failed_stages()
 
-    def finish(self, exitstatus: int) -> list[str]:
-        """Run the finalizers and, in the owning process, tear down once-per-run resources.
-
-        Returns one line per problem (the plugin turns them into ``PytestWarning``s).
-        """
+    def end(self, exitstatus: int) -> None:
+        """The session ended with ``exitstatus``: every test left gets its result (see
+        :meth:`flush`)."""
         self.exitstatus = int(exitstatus)
         self.flush()
-        problems: list[str] = []
-        while self._finalizers:
-            entry = min(self._finalizers, key=lambda item: (item[0], -item[1]))
-            self._finalizers.remove(entry)
-            fn = entry[2]
-            try:
-                fn()
-            except Exception as error:
-                name = getattr(fn, "__qualname__", repr(fn))
-                problems.append(
-                    f"pipeline finalizer {name} failed: {type(error).__name__}: {error}"
-                )
-        if self.owns_run:
-            self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
-            problems.extend(failure.describe() for failure in self.teardown_failures)
-            envlock.release(self.lock_dir, self.environment_key, self.run_id)
-            orphans.finished(self.run_dir, self._marker)
-        return problems
+
+    def teardown(self) -> list[str]:
+        """In the owning process: tear down once-per-run resources (by the ``teardown``
+        policy), release the environment's lock and the run's owner mark. One line per
+        resource that could not be torn down."""
+        if not self.owns_run:
+            return []
+        self.teardown_failures = runonce.teardown_all(self.run_dir, self.should_destroy)
+        envlock.release(self.lock_dir, self.environment_key, self.run_id)
+        orphans.finished(self.run_dir, self._marker)
+        return [failure.describe() for failure in self.teardown_failures]
 
 
 def new_run_id() -> str:

@@ -76,11 +76,14 @@ class XdistController:
 
 
 class WorkerGate:
-    """Worker side: waits for earlier stages (from the controller's results) and gates."""
+    """Worker side: waits for earlier stages (from the controller's results) and gates.
+
+    Made and owned by the worker's :class:`PipelineRun` (``run.worker_gate``); reads the
+    run folder and the ``gate-timeout`` setting."""
 
     def __init__(self, run: PipelineRun) -> None:
-        self.run = run
         self.path = run.run_dir / RESULTS
+        self.timeout = run.options.gate_timeout
         self.gate = Gate(enabled=True)
         self._offset = 0
         self._done: set[str] = set()
@@ -124,7 +127,7 @@ class WorkerGate:
                 wait_until(
                     settled,
                     what=f"the tests of the stages before {stage.value}",
-                    deadline=self.run.options.gate_timeout,
+                    deadline=self.timeout,
                     backoff=POLL,
                 )
             except RetryError:
@@ -132,7 +135,7 @@ class WorkerGate:
                 shown = ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
                 raise GateTimeoutError(
                     f"pipeline gate: {len(missing)} earlier-stage test(s) did not finish within "
-                    f"gate-timeout={self.run.options.gate_timeout:g}s ({shown}); raise "
+                    f"gate-timeout={self.timeout:g}s ({shown}); raise "
                     f"--gate-timeout or check for a stuck test"
                 ) from None
             self._ready.add(stage)

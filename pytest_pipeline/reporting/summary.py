@@ -19,8 +19,6 @@ from pytest_pipeline.stages import Stage
 #: Stage names in pipeline order (DESIGN.md §1); other stage names sort after them.
 STAGE_ORDER: tuple[str, ...] = tuple(stage.value for stage in Stage)
 NO_STAGE = "unstaged"
-#: The skip reason the gate gives tests of stages after a failed one.
-GATE_PREFIX = "pipeline halted"
 
 PASSED, FAILED, HALTED, SKIPPED, NOT_RUN = "passed", "failed", "halted", "skipped", "not run"
 INTERRUPTED = "interrupted"
@@ -29,17 +27,39 @@ OUTCOMES = (PASSED, FAILED, HALTED, SKIPPED, NOT_RUN)
 
 @dataclass(frozen=True)
 class StageSummary:
-    """How one stage ended: its outcome, counts of each test outcome and total duration."""
+    """How one stage ended: its outcome, counts of each test outcome, how many tests the gate
+    skipped, its duration and its first failure. The one summary of a stage: the terminal,
+    the reports, the notifications and the metrics all read it."""
 
     name: str
     outcome: str
     duration: float
     counts: dict[str, int] = field(default_factory=dict)
+    """Tests by :class:`~pytest_pipeline.models.TestOutcome` value (``skipped`` includes
+    the gated ones)."""
     first_failure: str = ""
+    gated: int = 0
+    """Skipped tests the gate skipped (a stage before this one failed)."""
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def tally(self) -> str:
+        """``"3 passed, 1 failed, 2 halted"``: non-zero counts in a fixed order, the tests the
+        gate skipped as ``halted`` apart from the other skipped ones (the terminal line)."""
+        counts = self.counts
+        errors = counts.get(TestOutcome.ERROR.value, 0)
+        parts = [
+            (counts.get(TestOutcome.PASSED.value, 0), "passed"),
+            (counts.get(TestOutcome.FAILED.value, 0), "failed"),
+            (errors, "error" if errors == 1 else "errors"),
+            (counts.get(TestOutcome.SKIPPED.value, 0) - self.gated, "skipped"),
+            (self.gated, "halted"),
+            (counts.get(TestOutcome.XFAILED.value, 0), "xfailed"),
+            (counts.get(TestOutcome.XPASSED.value, 0), "xpassed"),
+        ]
+        return ", ".join(f"{count} {label}" for count, label in parts if count) or "no tests"
 
 
 @dataclass(frozen=True)
@@ -106,16 +126,10 @@ def stage_sort_key(name: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(name), name) if name in STAGE_ORDER else (len(STAGE_ORDER), name)
 
 
-def is_gated(result: TestResult) -> bool:
-    """True for a test the gate skipped (its reason starts with ``pipeline halted``)."""
-    message = result.message.strip()
-    message = message.removeprefix("Skipped:").strip()
-    return result.outcome is TestOutcome.SKIPPED and message.startswith(GATE_PREFIX)
-
-
 def stage_outcome(results: Sequence[TestResult]) -> str:
-    """``failed`` if any test failed or errored; ``halted`` if every skipped test was skipped
-    by the gate and none passed; ``passed`` if any passed; else ``skipped``."""
+    """The one outcome rule of a stage: ``not run`` without tests; ``failed`` if any test
+    failed or errored; ``passed`` if any passed; ``halted`` if the gate skipped every skipped
+    test (:attr:`TestResult.gated`); else ``skipped`` (only skipped and xfailed tests)."""
     if not results:
         return NOT_RUN
     if any(result.outcome.is_failure for result in results):
@@ -123,7 +137,7 @@ def stage_outcome(results: Sequence[TestResult]) -> str:
     if any(r.outcome in (TestOutcome.PASSED, TestOutcome.XPASSED) for r in results):
         return PASSED
     skipped = [r for r in results if r.outcome is TestOutcome.SKIPPED]
-    if skipped and all(is_gated(r) for r in skipped):
+    if skipped and all(r.gated for r in skipped):
         return HALTED
     return SKIPPED
 
@@ -152,6 +166,7 @@ def summarise_stage(name: str, results: Sequence[TestResult]) -> StageSummary:
         duration=round(sum(r.duration for r in results), 3),
         counts=counts,
         first_failure=first,
+        gated=sum(1 for r in results if r.gated),
     )
 
 

@@ -238,14 +238,10 @@ def shared(pytestconfig):
     return state
 
 
-def pytest_configure(config):
-    run = get_run(config)
-    if run.owns_run:
-        def report():
-            data = {"recorded": run.recorded("deployment"), "results": len(run.results),
-                    "role": run.role}
-            (config.rootpath / "controller.json").write_text(json.dumps(data))
-        run.add_finalizer(report)
+def pytest_pipeline_run_recorded(run):
+    data = {"recorded": run.recorded("deployment"), "results": len(run.results),
+            "role": run.role}
+    (run.pytest_config.rootpath / "controller.json").write_text(json.dumps(data))
 """
 
 

@@ -68,6 +68,7 @@ def runs(draw: Any) -> tuple[list[TestResult], dict[str, str], str]:
                     duration=draw(st.floats(0, 100, allow_nan=False)),
                     message=message,
                     properties={"token": secret, "latency_p95_ms": 12.5},
+                    gated=outcome is TestOutcome.SKIPPED and is_gated,
                 )
             )
         gated_flags = [

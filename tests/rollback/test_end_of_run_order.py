@@ -1,4 +1,4 @@
-"""The end of a run goes: rollback, then record and report, then notifications, then teardown."""
+"""The end of a run goes: stages, rollback, record, notifications, then teardown."""
 
 from __future__ import annotations
 
@@ -21,53 +21,91 @@ def destroy(state):
 
 CONFTEST = """
 import order_helpers
-from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, get_run
+from pytest_pipeline.aws import monitoring
+
+send = monitoring.notify
 
 
-def pytest_configure(config):
-    run = get_run(config)
-    # registered in the reverse of the order they must run in
-    run.add_finalizer(lambda: order_helpers.note("notify"), phase=PHASE_NOTIFY)
-    run.add_finalizer(lambda: order_helpers.note("report 2"))
-    run.add_finalizer(lambda: order_helpers.note("report 1"))
-    run.add_finalizer(lambda: order_helpers.note("rollback"), phase=PHASE_ROLLBACK)
+def notify(channels, subject, message, **kwargs):
+    order_helpers.note("notify " + subject)
+    return send(channels, subject, message, **kwargs)
+
+
+monitoring.notify = notify
+
+
+def pytest_pipeline_stage_finished(summary):
+    order_helpers.note(f"stage {summary.name} {summary.outcome}")
+
+
+def pytest_pipeline_rollback_decided(decision):
+    order_helpers.note(f"rollback decided: {decision.action.value}")
+
+
+def pytest_pipeline_run_recorded(path):
+    order_helpers.note(f"recorded {path.name}")
+
+
+def pytest_unconfigure():
+    monitoring.notify = send
 """
 
 TEST = """
+import pytest
+
+
+@pytest.mark.predeploy
 def test_resource(pipeline_run):
     pipeline_run.once("thing", lambda: {"name": "thing"}, "order_helpers:destroy")
+    assert False, "lint found a problem"
 """
 
 
-def test_finalizer_phases_run_in_order_before_teardown(pytester: pytest.Pytester) -> None:
+def run_failing_test(pytester: pytest.Pytester, conftest: str) -> tuple[list[str], str]:
+    """Run the one failing test with ``conftest``: what happened at the end, in order, and
+    the terminal output."""
     pytester.makepyfile(order_helpers=HELPERS, test_order=TEST)
-    pytester.makeconftest(CONFTEST)
+    pytester.makeconftest(conftest)
     pytester.syspathinsert()
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--teardown", "always")
-    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--teardown", "always", "--reports-dir", "reports"
+    )
+    result.assert_outcomes(failed=1)
     order = (pytester.path / "order.txt").read_text().split("\n")
-    assert order[:-1] == ["rollback", "report 1", "report 2", "notify", "teardown thing"]
+    return order[:-1], result.stdout.str()
 
 
-def test_the_plugin_registers_rollback_first_and_its_notification_after_the_report(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makeconftest(
-        """
-from pytest_pipeline.plugin.run import PHASE_NOTIFY, PHASE_ROLLBACK, PHASE_REPORT, get_run
+def test_the_end_of_a_run_goes_in_one_order(pytester: pytest.Pytester) -> None:
+    order, output = run_failing_test(pytester, CONFTEST)
+    assert "pipeline end of run" not in output
+    assert order == [
+        "stage predeploy failed",
+        "rollback decided: none",
+        "recorded deployment.json",
+        "notify pipeline dev failed at predeploy",
+        "teardown thing",
+    ]
 
+
+def test_a_failing_step_does_not_skip_the_later_ones(pytester: pytest.Pytester) -> None:
+    broken = (
+        CONFTEST
+        + """
 
 def pytest_configure(config):
-    run = get_run(config)
-    plugin = config.pluginmanager.get_plugin("pipeline-rollback")
     reporting = config.pluginmanager.get_plugin("pipeline-reporting")
-    phases = {fn: phase for phase, _, fn in run._finalizers}
-    assert phases[plugin.roll_back] == PHASE_ROLLBACK
-    assert phases[reporting.finish] == PHASE_REPORT
-    assert phases[plugin.notify] == PHASE_NOTIFY
-    assert PHASE_ROLLBACK < PHASE_REPORT < PHASE_NOTIFY
+
+    def broken():
+        raise OSError("disk on fire")
+
+    reporting.record_run = broken
 """
     )
-    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    order, output = run_failing_test(pytester, broken)
+    assert "pipeline end of run: record failed: OSError: disk on fire" in output
+    assert order == [
+        "stage predeploy failed",
+        "rollback decided: none",
+        "notify pipeline dev failed at predeploy",
+        "teardown thing",
+    ]
