@@ -222,6 +222,10 @@ class PipelineSettings:
         "markers or node-id globs whose failure triggers a rollback", area="rollback")
     alert_only: tuple[str, ...] = _declare("list", (),
         "markers or node-id globs that alert but never roll back", area="rollback")
+    deployment_record: Path | None = _declare("path", None,
+        "deployment.json of the job that deployed: a later job rolls back to the version "
+        "that served before it, and only while the version it tested still serves",
+        area="rollback", must_exist=True)
     # fmt: on
     sources: Mapping[str, str] = field(repr=False, hash=False)
     """Where each setting came from, by setting name (``--flag``, ``env PIPELINE_X``,
@@ -530,6 +534,7 @@ SettingName = Literal[  # the attributes of PipelineSettings that are settings
     "rollback_on_failure",
     "rollback_on",
     "alert_only",
+    "deployment_record",
 ]
 """The attribute name of a setting (a test holds it to the fields of PipelineSettings)."""
 

@@ -120,7 +120,8 @@ def _remove_role(iam: Any, role: str) -> None:
 
 
 def remove(ctx: _Context, rtype: str, physical: str) -> None:
-    """Delete one resource directly (used on emulators only, for what a stack left behind)."""
+    """Delete one resource directly: what a stack left behind on an emulator, or what an
+    ephemeral stack retained (an older template of it said Retain)."""
     kind = KIND_OF_TYPE.get(rtype)
     if kind == "tables":
         ctx.client("dynamodb").delete_table(TableName=physical)

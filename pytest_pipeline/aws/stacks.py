@@ -25,9 +25,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from pytest_pipeline.aws import cfn, failures, inventory, quotas, standins
+from pytest_pipeline.aws import cfn, dataguard, failures, inventory, quotas, standins
 from pytest_pipeline.aws.cfn import load_parameters
 from pytest_pipeline.aws.clients import AwsContext
+from pytest_pipeline.aws.dataguard import DataGuard, DataLossError
 from pytest_pipeline.aws.failures import AWS_ERRORS, failing_resource
 from pytest_pipeline.aws.stackops import (
     EventSink,
@@ -42,9 +43,11 @@ from pytest_pipeline.aws.stackops import (
     wait_settled,
 )
 from pytest_pipeline.models import InfrastructureState, StackStatus, utcnow
+from pytest_pipeline.predeploy.waivers import WaiverSet
 from pytest_pipeline.retry import Backoff, RetryError, wait_until
 
 __all__ = [
+    "DataLossError",
     "EventSink",
     "StackError",
     "delete",
@@ -72,6 +75,8 @@ DEFAULT_PROTECTED = ("staging", "prod")
 # AUTO_EXPAND: the template uses the AWS::LanguageExtensions transform (conditional
 # DeletionPolicy); CreateStack requires it, change sets accept it.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+# Template parameter saying whether stateful resources outlive the stack (Retain/Delete).
+DATA_PARAMETER = "DataRetention"
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 REQUIRED_OUTPUTS = (
     "TableName",
@@ -147,20 +152,28 @@ def provision(
     on_event: EventSink | None = None,
     *,
     lint: bool = True,
+    waivers: WaiverSet | None = None,
 ) -> InfrastructureState:
     """Create or update ``stack_name`` from the template and return its state.
 
     An unchanged template is recognised and is no error. On failure the partial stack is
     deleted, the account is checked for leftovers, and ``StackError`` says why and what to do.
+    An update whose change set would replace or delete a stateful resource stops before it
+    executes (:class:`DataLossError`) unless ``waivers`` accept it (:mod:`.dataguard`).
     ``lint=False`` skips cfn-lint (for callers that linted the template already).
     """
     path = Path(template_path)
     text = path.read_text(encoding="utf-8")
     template = cfn.load_template(path)
     params = {k: str(v) for k, v in (parameters or {}).items()}
-    if "Emulated" in (template.get("Parameters") or {}) and "Emulated" not in params:
+    declared_params = template.get("Parameters") or {}
+    if "Emulated" in declared_params and "Emulated" not in params:
         # "Emulated" means: no live Elastic Beanstalk environment (the embedded backend runs one).
         params["Emulated"] = "false" if ctx.serves_elasticbeanstalk() else "true"
+    lifecycle = (tags or {}).get(TAG_LIFECYCLE)
+    if DATA_PARAMETER in declared_params and DATA_PARAMETER not in params and lifecycle:
+        # a protected environment's stack keeps its data; an ephemeral one leaves nothing
+        params[DATA_PARAMETER] = "Retain" if lifecycle == PROTECTED else "Delete"
     lint_errors = _lint_errors(path) if lint else []
     if lint_errors:
         raise StackError(
@@ -217,9 +230,12 @@ def provision(
                 ),
             )
         else:
-            _run_change_set(ctx, stack_name, text, param_list, tag_list, existing is None, timeout)
+            guard = None if existing is None else DataGuard(template, params, waivers)
+            _run_change_set(ctx, stack_name, text, param_list, tag_list, guard, timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         final = wait_settled(ctx, stack_name, events, remaining, f"stack {stack_name} to settle")
+    except DataLossError:
+        raise  # nothing was executed: the stack is as it was
     except (
         ClientError,
         BotoCoreError,
@@ -290,9 +306,12 @@ def _run_change_set(
     text: str,
     params: list[dict[str, str]],
     tags: list[dict[str, str]],
-    create: bool,
+    guard: DataGuard | None,
     timeout: float,
 ) -> None:
+    """Create the change set (CREATE when ``guard`` is None, else UPDATE), check it with
+    ``guard`` and execute it."""
+    create = guard is None
     client = ctx.client("cloudformation")
     once = ctx.client("cloudformation", max_attempts=1)  # mutations: no blind re-sends
     name = f"pipeline-{int(time.time())}-{_template_hash(text)}"
@@ -331,6 +350,13 @@ def _run_change_set(
             f"change set {name} failed: {reason}",
             "correct the template or parameters named in the reason",
         )
+    if guard is not None:
+        try:
+            guard.check(ctx, stack_name, name)
+        except DataLossError:
+            with contextlib.suppress(*AWS_ERRORS):
+                client.delete_change_set(StackName=stack_name, ChangeSetName=name)
+            raise
     call(
         "execute change set",
         lambda: once.execute_change_set(StackName=stack_name, ChangeSetName=name),
@@ -478,7 +504,9 @@ def delete(
         # moto cannot list a stack whose creation raised; what was recorded must do.
         log.info("cannot list the resources of %s (%s)", stack_name, error_text(error))
     events = EventStream(ctx, stack_name, None)
-    if describe(ctx, stack_name) is not None:
+    described = describe(ctx, stack_name)
+    ephemeral, retained = _data_policy(ctx, stack_name, described)
+    if described is not None:
         events.mark_existing()
         call(
             "delete stack",
@@ -495,8 +523,14 @@ def delete(
             )
     standins.delete_secrets(ctx, stack_name)
     left = inventory.leftovers(ctx, resources)
-    if left and ctx.emulated:
-        # Emulators forget resources (DESIGN §2): remove what the stack left, directly.
+    kept = [] if ephemeral else [i for i in left if i.split(" (", 1)[0] in retained]
+    if kept:
+        # a protected stack's data outlives it (DeletionPolicy Retain): not a leftover
+        log.info("stack %s kept its data as its DeletionPolicy says: %s", stack_name, kept)
+        left = [item for item in left if item not in kept]
+    if left and (ctx.emulated or ephemeral):
+        # Emulators forget resources (DESIGN §2), and an ephemeral stack leaves nothing (also
+        # what an older template of it retained): remove what the stack left, directly.
         for logical_id, (rtype, physical) in resources.items():
             if any(item.startswith(f"{logical_id} (") for item in left):
                 with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
@@ -517,6 +551,21 @@ def delete(
             leftovers=left,
         )
     return left
+
+
+def _data_policy(
+    ctx: AwsContext, stack_name: str, described: Mapping[str, Any] | None
+) -> tuple[bool, set[str]]:
+    """(the stack is ephemeral, the logical ids its DeletionPolicy keeps) before a deletion."""
+    if described is None:
+        return False, set()
+    tags = {t["Key"]: t["Value"] for t in described.get("Tags") or []}
+    try:
+        deployed = dataguard.deployed(ctx.client("cloudformation"), stack_name, ctx.region)
+    except (*AWS_ERRORS, cfn.TemplateError, KeyError, ValueError) as error:
+        log.info("cannot read the template of %s (%s)", stack_name, error)
+        return tags.get(TAG_LIFECYCLE) == EPHEMERAL, set()
+    return tags.get(TAG_LIFECYCLE) == EPHEMERAL, deployed.retained()
 
 
 def janitor(

@@ -9,8 +9,9 @@ Plain library (no pytest), in two parts:
   glob); a test matching ``alert-only`` alerts and never rolls back, whatever else matches.
   A run that deployed a new version rolls back to the version that served before it when
   ``rollback-enabled`` (or ``rollback-on-failure``) is on; a run that deployed nothing (a
-  separate job testing a running deployment) rolls back only with ``rollback-on-failure``,
-  to the environment's previous version label.
+  separate job testing a running deployment) rolls back only with ``rollback-on-failure``:
+  given the deploying job's record (``deployment-record``), from the version it deployed to
+  the one that served before it, else to the environment's previous version label.
 - the **executor**, :func:`execute`: performs a decided rollback through the deploy target,
   then verifies that the restored version serves and is healthy, and returns an
   :class:`Outcome` (``rolled_back``, ``rollback_failed`` or ``refused``). It never raises for
@@ -136,11 +137,13 @@ def decide(
     deployment: DeploymentMetadata | None,
     settings: RollbackSettings,
     markers: Mapping[str, Iterable[str]] | None = None,
+    tested: DeploymentMetadata | None = None,
 ) -> Decision:
     """The policy (see the module docstring); pure: no I/O, same inputs, same decision.
 
     ``deployment`` is this run's deployment record (None when the run deployed nothing);
-    ``markers`` maps node ids to the names of their markers.
+    ``markers`` maps node ids to the names of their markers; ``tested`` is the record of
+    the job that deployed what a separate job tests (``deployment-record``).
     """
     markers = markers or {}
     triggers: list[Failure] = []
@@ -198,6 +201,32 @@ def decide(
             to_version=previous,
             **common,
         )
+    if settings.on_failure and tested is not None:
+        label, previous = tested.version_label, tested.previous_version
+        common.update(from_version=label)
+        if tested.status is not DeploymentStatus.DEPLOYED:
+            blocked = (
+                f"the deployment of {label} this job tests ended {tested.status.value} "
+                "(deployment-record): nothing of it to roll back"
+            )
+        elif not previous or previous == label:
+            blocked = (
+                f"nothing to roll back to: {label} was the first version deployed to "
+                f"environment {env} (deployment-record); it stays deployed"
+            )
+        else:
+            return Decision(
+                Action.ROLLBACK,
+                (
+                    why,
+                    f"rollback-on-failure: roll back {env} from {label} to {previous}, the "
+                    "version that served before it (deployment-record)",
+                    *alert_reasons,
+                ),
+                to_version=previous,
+                **common,
+            )
+        return Decision(Action.ALERT, (why, blocked, *alert_reasons), blocked=blocked, **common)
     if settings.on_failure:
         return Decision(
             Action.ROLLBACK,
@@ -382,6 +411,15 @@ def execute(
             remediation=_remediation(target, environment, decision.to_version),
         )
     base = replace(base, from_version=decision.from_version or current, to_version=wanted)
+    tested = decision.from_version
+    if not decision.deployed_this_run and tested and current != tested:
+        return done(
+            OutcomeStatus.REFUSED,
+            f"{target.name} environment {environment} serves {current or 'nothing'}, not "
+            f"{tested} that this job tested (a later deploy, or a rollback already done): "
+            "it was left alone",
+            remediation=f"check what serves {environment} now; roll back by hand if needed",
+        )
     if wanted is None:
         known = ", ".join(_safe(target.versions)) or "none"
         return done(

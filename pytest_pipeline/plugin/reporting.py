@@ -420,7 +420,7 @@ class ReportingPlugin:
             self.run.end_problems.append(problem)
             summary = self.final_summary = replace(summary, problems=(*summary.problems, problem))
         if github.in_github_actions():
-            self._github(summary, self.ready, rec)
+            self._github(summary, self.ready, rec, infra)
         if infra is not None and self.run.options.monitoring_enabled:
             publish_run_metrics(summary, self.run, infra)
         self.config.hook.pytest_pipeline_run_recorded(
@@ -449,14 +449,29 @@ class ReportingPlugin:
             extra={"status": summary.outcome},
         )
 
-    def _github(self, summary: RunSummary, ready: bool, rec: DeploymentMetadata) -> None:
+    def _github(
+        self,
+        summary: RunSummary,
+        ready: bool,
+        rec: DeploymentMetadata,
+        infra: InfrastructureState | None,
+    ) -> None:
         path = github.append_step_summary(summary_markdown(summary))
         if path:
             self.written.append(f"GitHub step summary: {path}")
+        # Later jobs (post-deployment, monitoring) roll back through these identities.
+        stack_outputs = infra.outputs if infra is not None else {}
+        options = self.run.options
         outputs = {
             "ready": "true" if ready else "false",
             "url": rec.url or "",
             "version": rec.version_label if rec.version_label != "not-deployed" else "",
+            "eb-application": str(
+                options.eb_application or stack_outputs.get("ApplicationName") or ""
+            ),
+            "eb-environment": str(
+                options.eb_environment or stack_outputs.get("EnvironmentName") or ""
+            ),
         }
         if github.write_outputs(outputs):
             self.written.append(

@@ -96,6 +96,32 @@ class RollbackPlugin:
 
     # -- the end of the run ---------------------------------------------------------------------
 
+    def _tested(self) -> DeploymentMetadata | None:
+        """The deploying job's record (``deployment-record``): what a separate job tests.
+        Raises ``ValueError`` naming the file when it cannot be used."""
+        path = self.run.options.deployment_record
+        if not path:
+            return None
+        import json
+        from pathlib import Path
+
+        env = self.run.options.env
+        try:
+            record = DeploymentMetadata.from_dict(json.loads(Path(path).read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:  # ModelError is a ValueError
+            raise ValueError(
+                f"deployment-record {path} is not a deployment record: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        # the record names the pipeline's environment or the Elastic Beanstalk one it deployed to
+        expected = {env, self.run.options.eb_environment} - {None, ""}
+        if record.environment not in expected:
+            raise ValueError(
+                f"deployment-record {path} is of environment {record.environment}, this run "
+                f"tests {' / '.join(sorted(map(str, expected)))}"
+            )
+        return record
+
     def roll_back(self) -> None:
         """End of run, first step: decide (``pytest_pipeline_rollback_decided``); roll back
         when decided; record the result in the run's ``deployment`` and ``rollback`` records."""
@@ -105,7 +131,14 @@ class RollbackPlugin:
 
         deployment = self.run.recorded_as("deployment", DeploymentMetadata.from_dict)
         settings = settings_of(self.run)
-        decision = rollback.decide(self.run.results, deployment, settings, self.run.markers)
+        problem: str | None = None
+        try:
+            tested = None if deployment is not None else self._tested()
+        except ValueError as error:
+            tested, problem = None, str(error)
+        decision = rollback.decide(
+            self.run.results, deployment, settings, self.run.markers, tested=tested
+        )
         self.decision = decision
         self.run.pytest_config.hook.pytest_pipeline_rollback_decided(
             run=self.run, decision=decision
@@ -117,6 +150,8 @@ class RollbackPlugin:
             self.run.record(RECORD_KIND, {"decision": decision.to_dict()})
             return
         try:
+            if problem is not None:
+                raise ValueError(problem)
             target = self.target()
         except NoEnvironment as error:
             outcome = rollback.Outcome(

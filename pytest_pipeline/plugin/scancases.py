@@ -26,7 +26,13 @@ from pytest_pipeline.predeploy.scanners import (
     run_scan,
     sarif_runs,
 )
-from pytest_pipeline.predeploy.waivers import Decision, Waiver, WaiverSet, load_waivers
+from pytest_pipeline.predeploy.waivers import (
+    INFRA_RULES,
+    Decision,
+    Waiver,
+    WaiverSet,
+    load_waivers,
+)
 from pytest_pipeline.reporting.sarif import build_sarif, write_sarif
 
 SARIF_NAME = "security.sarif"
@@ -63,9 +69,10 @@ class SecurityScans:
         return set(self.outcomes) >= set(SCANNERS)
 
     def unused_waivers(self) -> list[Waiver]:
-        """Waivers that matched no finding of the scanners that ran (see :attr:`complete`)."""
+        """Waivers that matched no finding of the scanners that ran (see :attr:`complete`);
+        those of rules the infra stage decides (``INFRA_RULES``) are not the scanners' to use."""
         decide(self.waivers, self.outcomes.values(), self.today)
-        return self.waivers.unused()
+        return [w for w in self.waivers.unused() if w.rule not in INFRA_RULES]
 
     @property
     def sarif_path(self) -> Path:

@@ -27,6 +27,10 @@ from typing import Any
 from pytest_pipeline.findings import Finding
 
 REQUIRED = ("id", "rule", "scope", "owner", "reason", "expires")
+#: Rules whose findings the infra stage decides, not a predeploy scanner: an update that
+#: would replace or delete a stateful resource (``pytest_pipeline.aws.dataguard``).
+DATA_LOSS_RULE = "PIPE-DATA-001"
+INFRA_RULES = frozenset({DATA_LOSS_RULE})
 
 
 class WaiverError(ValueError):

@@ -88,6 +88,25 @@ def test_deployment_exports_url_and_version(workflow: dict[str, Any]) -> None:
     assert env["PIPELINE_TARGET_URL"] == "${{ needs.deployment.outputs.url }}"
 
 
+@pytest.mark.parametrize("job", ["post-deployment", "monitoring"])
+def test_later_jobs_get_what_a_rollback_needs(workflow: dict[str, Any], job: str) -> None:
+    # the Elastic Beanstalk names from the deployment job's outputs, its record as artifact
+    outputs = workflow["jobs"]["deployment"]["outputs"]
+    spec = workflow["jobs"][job]
+    assert "deployment" in spec["needs"]
+    for name in ("eb-application", "eb-environment"):
+        assert outputs[name] == f"${{{{ steps.stage.outputs.{name} }}}}"
+        variable = "PIPELINE_" + name.upper().replace("-", "_")
+        assert spec["env"][variable] == f"${{{{ needs.deployment.outputs.{name} }}}}"
+    (upload,) = _uses(workflow, "deployment", "actions/upload-artifact")
+    (download,) = _uses(workflow, job, "actions/download-artifact")
+    assert download["with"]["name"] == upload["with"]["name"]
+    record = spec["env"]["PIPELINE_DEPLOYMENT_RECORD"]
+    assert record == download["with"]["path"].rstrip("/") + "/deployment.json"
+    names = [s.get("uses", s.get("run", "")) for s in _steps(workflow, job)]
+    assert names.index(download["uses"]) < names.index(f"pytest -m {dict(STAGE_JOBS)[job]}")
+
+
 @pytest.mark.parametrize("job", AWS_JOBS)
 def test_stack_kept_between_jobs(workflow: dict[str, Any], job: str) -> None:
     # each job is its own pytest run: none may delete the stack the next job needs
