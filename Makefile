@@ -19,15 +19,35 @@ ifneq ($(strip $(VULN_DB)),)
 export PIPELINE_VULN_DB ?= $(abspath $(VULN_DB))
 endif
 
-.PHONY: venv pipeline test lint bench clean
+.PHONY: venv lock pipeline test lint bench clean
 
-$(STAMP): pyproject.toml
+# The versions every install here uses: constraints.txt, compiled from pyproject.toml (the
+# plugin, every extra, the dev tools) and app/requirements.txt (the reference app's pins, for
+# its own tests in tests/app). Refresh it with `make lock` after changing either.
+LOCK := constraints.txt
+
+# The plugin (editable, with the test and dev extras) and the reference app's dependencies,
+# all at the versions of the lock file.
+$(STAMP): pyproject.toml $(LOCK) app/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# the distribution's former name, in a virtualenv made before the rename: both would
+	@# register the plugin
+	$(BIN)/python -m pip uninstall --quiet --yes pytest-pipeline 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]" -r app/requirements.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolve the lock file from pyproject.toml and app/requirements.txt (newest versions that
+# fit), then reinstall from it. pip-compile comes with the dev extra (pip-tools).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade --extra dev \
+		--strip-extras --no-emit-index-url --no-emit-find-links \
+		--unsafe-package pytest-cicd-pipeline --output-file $(LOCK) \
+		pyproject.toml app/requirements.txt
+	$(MAKE) venv
 
 # Plain pytest: testpaths = suites; pyproject addopts write reports/report.html and junit.xml.
 pipeline: $(STAMP)

@@ -19,6 +19,10 @@ from pytest_pipeline.settings import SETTINGS, PipelineSettings
 from pytest_pipeline.stages import Stage
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "pytest_pipeline.scaffold:main",
+        "put a project's app under the pipeline: [tool.pytest-pipeline], suites/, a workflow",
+    ),
     "settings": (
         "pytest_pipeline.cli:show_settings",
         "every setting, its value and its source (--markdown: the README table)",
@@ -64,7 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(_usage(), file=sys.stderr)
         return 2
-    return int(_load(COMMANDS[name][0])(rest) or 0)
+    try:
+        return int(_load(COMMANDS[name][0])(rest) or 0)
+    except ModuleNotFoundError as error:
+        from pytest_pipeline.extras import extra_of, problem
+
+        extra = extra_of(error.name or "")
+        message = problem(extra, f"pytest-pipeline {name}") if extra else None
+        if message is None:  # not an extra's package, or the extra is there: a real bug
+            raise
+        print(f"pytest-pipeline: {message}", file=sys.stderr)
+        return 2
 
 
 def show_settings(argv: list[str]) -> int:

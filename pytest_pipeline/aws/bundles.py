@@ -16,6 +16,7 @@ Which files go in follows three layers, strongest first:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -25,12 +26,12 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
-
-import pathspec
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_pipeline.findings import Finding, Severity
-from pytest_pipeline.predeploy.secrets import scan_files
+
+if TYPE_CHECKING:
+    import pathspec
 
 EBIGNORE = ".ebignore"
 DEFAULT_PREFIX = "bundles/"
@@ -98,7 +99,13 @@ MODEL_DIRS = frozenset({"models", "model"})
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # regular file, rw-r--r--
-_EXCLUDED_FILES_SPEC = pathspec.GitIgnoreSpec.from_lines(EXCLUDED_FILES)
+
+
+@functools.cache
+def _excluded_files_spec() -> pathspec.GitIgnoreSpec:
+    import pathspec  # the optional extra 'aws': imported where it is used
+
+    return pathspec.GitIgnoreSpec.from_lines(EXCLUDED_FILES)
 
 
 class BundleError(RuntimeError):
@@ -184,7 +191,7 @@ def always_excluded(relpath: str) -> bool:
     if any(part in EXCLUDED_DIRS for part in parts[:-1]):
         return True
     return any(
-        _EXCLUDED_FILES_SPEC.match_file(
+        _excluded_files_spec().match_file(
             "/".join(parts[: i + 1]) + ("/" if i < len(parts) - 1 else "")
         )
         for i in range(len(parts))
@@ -201,6 +208,8 @@ def forced(relpath: str) -> bool:
 
 
 def _load_ebignore(app_dir: Path) -> pathspec.GitIgnoreSpec:
+    import pathspec  # the optional extra 'aws'
+
     ignore_file = app_dir / EBIGNORE
     lines = ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
     return pathspec.GitIgnoreSpec.from_lines(lines)
@@ -308,13 +317,16 @@ def bundle_members(bundle: Bundle) -> list[zipfile.ZipInfo]:
 def scan_bundle_for_secrets(
     bundle: Bundle, baseline: Path | None = None, prefix: str = ""
 ) -> list[Finding]:
-    """Secrets in the bundle: ``checks.secrets.scan_files`` (detect-secrets) over every member,
+    """Secrets in the bundle: ``predeploy.secrets.scan_files`` (detect-secrets) over every member,
     plus members that must never ship (keys, env files, tests, caches).
 
     ``prefix`` (the app folder relative to the repository, e.g. ``app/``) is put before each
     member's path so that entries of the repository's detect-secrets ``baseline`` apply.
     Locations are those prefixed paths; messages never hold a secret's value.
     """
+    # detect-secrets, the optional extra 'scanners': imported where it is used
+    from pytest_pipeline.predeploy import secrets
+
     findings: list[Finding] = []
     with zipfile.ZipFile(bundle.path) as zf:
         members = [info for info in zf.infolist() if not info.is_dir()]
@@ -331,7 +343,7 @@ def scan_bundle_for_secrets(
                         location=info.filename,
                     )
                 )
-        scan = scan_files(
+        scan = secrets.scan_files(
             ((prefix + info.filename, zf.read(info)) for info in members),
             origin=f"bundle {bundle.path.name}",
             baseline=baseline,

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode_str
-
 PSEUDO = ("AWS::StackName", "AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackId")
 _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}")
 
@@ -27,6 +25,9 @@ def load_template(path: str | Path) -> dict[str, Any]:
         text = source.read_text(encoding="utf-8")
     except OSError as error:
         raise TemplateError(f"{source}: cannot read template: {error}") from error
+    # cfn-lint belongs to the optional extra 'aws': imported where it is used
+    from cfnlint.decode import decode_str
+
     template, matches = decode_str(text)
     if matches or not isinstance(template, dict):
         detail = "; ".join(str(m.message) for m in matches) or "not a mapping"

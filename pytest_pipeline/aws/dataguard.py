@@ -25,11 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cfnlint.data import AdditionalSpecs
-from cfnlint.decode import decode_str
-from cfnlint.helpers import load_resource
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-
 from pytest_pipeline.aws import cfn
 from pytest_pipeline.aws.stackops import StackError, stack_resources
 from pytest_pipeline.findings import Finding, Severity
@@ -47,6 +42,9 @@ KEEPING = ("Retain", "RetainExceptOnCreate", "Snapshot")
 @functools.cache
 def stateful_types() -> frozenset[str]:
     """Resource types that hold data (cfn-lint's ``StatefulResources.json``)."""
+    from cfnlint.data import AdditionalSpecs  # cfn-lint: the optional extra 'aws'
+    from cfnlint.helpers import load_resource
+
     spec = load_resource(AdditionalSpecs, "StatefulResources.json")
     return frozenset(spec["ResourceTypes"])
 
@@ -56,6 +54,8 @@ def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]
     """Top-level properties whose change replaces a resource of this type (its registry
     schema's ``createOnlyProperties``; empty for a type cfn-lint does not know)."""
     try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # the optional extra 'aws'
+
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema
     except Exception:  # an unknown type (a custom resource, a newer type): nothing known
         return frozenset()
@@ -297,6 +297,8 @@ def _parse(text: str) -> dict[str, Any]:
     try:
         return dict(json.loads(text))
     except ValueError:
+        from cfnlint.decode import decode_str  # the optional extra 'aws'
+
         template, _ = decode_str(text)
         return dict(template or {})
 

@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 __all__ = [
     "REQUIRED_SPECS",
     "Response",
@@ -348,6 +346,8 @@ def photo_image(resp: Response) -> bytes | None:
 
 
 def _jpeg_size_problems(request: str, data: bytes, width: int, height: int) -> list[str]:
+    from PIL import Image, UnidentifiedImageError  # Pillow: the optional extra 'images'
+
     try:
         with Image.open(io.BytesIO(data)) as picture:
             fmt, size = picture.format, picture.size

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class EndpointStats:
@@ -37,6 +35,8 @@ class EndpointStats:
             return self.error_rate
         if not self.latencies_ms:
             return float("nan")
+        import numpy as np  # the optional extra 'load': imported where it is used
+
         values = np.asarray(self.latencies_ms)
         if name == "avg":
             return float(values.mean())

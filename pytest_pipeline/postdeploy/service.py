@@ -169,7 +169,14 @@ class LocalAppRunner:
             "APP_VERSION": LOCAL_APP_VERSION,
             "MAX_UPLOAD_MB": "10",
         }
-        self._process = AppProcess(self.app_dir, env).start()
+        # The app runs in its own virtualenv, built from its requirements.txt as Elastic
+        # Beanstalk builds it (cached by the file's hash): the pipeline's own environment
+        # need not hold the app's dependencies.
+        # the embedded backend (moto): the optional extra 'embedded', which local_app demands
+        from pytest_pipeline.aws.emulated.venvs import ensure_venv
+
+        app_venv = ensure_venv(self.app_dir)
+        self._process = AppProcess(self.app_dir, env, bin_dir=app_venv.bin_dir).start()
         self._process.wait_healthy(
             self.health_timeout_s, LOCAL_APP_VERSION, timeout_name="health-timeout"
         )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_pipeline import extras
 from pytest_pipeline.findings import Finding, Severity
 from pytest_pipeline.predeploy.waivers import Decision, WaiverSet
 from pytest_pipeline.reporting.sarif import ScannerRun
@@ -156,8 +157,9 @@ def run_scan(name: str, ctx: ScanContext) -> ScanOutcome:
     if name not in SCANNERS:
         raise KeyError(f"unknown scanner {name!r}; known: {', '.join(SCANNERS)}")
     start = time.perf_counter()
+    missing = extras.problem("scanners", f"the {name} scan")
     try:
-        outcome = SCANNERS[name].function()(ctx)
+        outcome = ScanOutcome(name, error=missing) if missing else SCANNERS[name].function()(ctx)
     except Exception as exc:  # any scanner failure is reported, never swallowed
         outcome = ScanOutcome(name, error=f"{name} scan could not run: {exc}")
     outcome.duration = time.perf_counter() - start

@@ -6,9 +6,14 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import ImageFont
+
+# NumPy and Pillow belong to the optional extras ('load', 'images'): each function that needs
+# them imports them, so the core plugin imports this module without them.
 
 WIDTH, HEIGHT = 720, 360
 _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 64, 24, 40, 56
@@ -45,6 +50,9 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
     Raises ``ValueError`` for an empty sample or a negative / non-finite value, naming it.
     """
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+
     if len(values_ms) == 0:
         raise ValueError("percentiles: no latency values were measured (empty sample)")
 
@@ -65,6 +73,9 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    import numpy as np  # noqa: F401  (optional extra)
+    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+
     try:
         return ImageFont.load_default(size=size)
     except (OSError, TypeError):  # Pillow built without FreeType
@@ -72,6 +83,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+
     low, high = float(data.min()), float(data.max())
     if math.isclose(low, high):
         low, high = low - 0.5, high + 0.5
@@ -81,6 +95,9 @@ def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render_histogram(title: str, values_ms: Sequence[float]) -> bytes:
     """A PNG histogram of ``values_ms`` with p50/p95/p99 marked, ``WIDTH`` by ``HEIGHT`` pixels."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+
     stats = percentiles(values_ms)
     data = np.asarray(values_ms, dtype=float)
     counts, edges = _bins(data)

@@ -15,8 +15,6 @@ import hashlib
 import io
 from dataclasses import dataclass
 
-from PIL import Image
-
 REPORT_EDGE = 640
 """Longest side, in pixels, of a picture in a test's report row."""
 THUMB_EDGE = 144
@@ -41,6 +39,8 @@ class Picture:
 
 
 def _encode(image: object, edge: int, quality: int) -> Picture:
+    from PIL import Image  # the optional extra 'images': imported where it is used
+
     assert isinstance(image, Image.Image)
     picture = image.copy()
     picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
@@ -60,6 +60,8 @@ def _encode(image: object, edge: int, quality: int) -> Picture:
 
 
 def _open(data: bytes) -> object | None:
+    from PIL import Image  # the optional extra 'images': imported where it is used
+
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
@@ -68,13 +70,22 @@ def _open(data: bytes) -> object | None:
     return image
 
 
+def _pillow() -> bool:
+    """Whether Pillow (the optional extra 'images') is installed: without it pictures go to
+    the report as they are."""
+    import importlib.util
+
+    return importlib.util.find_spec("PIL") is not None
+
+
 def for_report(data: bytes, mime: str) -> tuple[Picture, Picture]:
     """``(picture, thumbnail)`` of ``data`` for the report; the originals when Pillow cannot
     read them. A picture already small and compact enough is kept byte for byte."""
-    image = _open(data)
+    image = _open(data) if _pillow() else None
     if image is None:
         original = Picture(data, mime)
         return original, original
+    from PIL import Image
 
     assert isinstance(image, Image.Image)
     size = image.size

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.aws.bundles import Bundle, scan_bundle_for_secrets
-from pytest_pipeline.settings import PipelineSettings
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("aws", "the bundle checks")
+
+from pytest_pipeline.aws.bundles import Bundle, scan_bundle_for_secrets  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 # What must never ship, stated independently of the code that builds the bundle.
 NEVER_FOLDERS = {"tests", "test", "__pycache__", ".pytest_cache", ".venv", "venv", ".git", ".aws"}

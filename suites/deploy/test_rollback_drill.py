@@ -10,11 +10,15 @@ import time
 import pytest
 import requests
 
-from pytest_pipeline.aws.bundles import Bundle
-from pytest_pipeline.deploy.base import DeployError, DeployTarget
-from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget
-from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus
-from pytest_pipeline.reporting.recorder import Recorder
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("aws", "the rollback drill")
+
+from pytest_pipeline.aws.bundles import Bundle  # noqa: E402
+from pytest_pipeline.deploy.base import DeployError, DeployTarget  # noqa: E402
+from pytest_pipeline.deploy.elasticbeanstalk import ElasticBeanstalkTarget  # noqa: E402
+from pytest_pipeline.models import DeploymentMetadata, DeploymentStatus  # noqa: E402
+from pytest_pipeline.reporting.recorder import Recorder  # noqa: E402
 
 
 class Poller(threading.Thread):

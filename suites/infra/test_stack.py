@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_pipeline.aws import cfn
-from pytest_pipeline.aws.clients import AwsContext
-from pytest_pipeline.aws.stacks import (
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("aws", "the stack checks")
+
+from pytest_pipeline.aws import cfn  # noqa: E402
+from pytest_pipeline.aws.clients import AwsContext  # noqa: E402
+from pytest_pipeline.aws.stacks import (  # noqa: E402
     MANAGED_BY,
     REQUIRED_OUTPUTS,
     TAG_ENV,
@@ -14,8 +18,8 @@ from pytest_pipeline.aws.stacks import (
     TAG_MANAGED,
     TAG_RUN,
 )
-from pytest_pipeline.models import InfrastructureState
-from pytest_pipeline.settings import PipelineSettings
+from pytest_pipeline.models import InfrastructureState  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 
 def test_stack_is_ready(stack: InfrastructureState) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_pipeline.predeploy.templates import lint_template, security_findings
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("scanners", "the template checks")
+
+from pytest_pipeline.predeploy.templates import lint_template, security_findings  # noqa: E402
 
 
 def test_template_passes_cfn_lint(template: Path) -> None:

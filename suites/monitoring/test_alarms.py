@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from cfnlint.decode import decode
 
-from pytest_pipeline.aws import monitoring
-from pytest_pipeline.aws.clients import AwsContext
-from pytest_pipeline.models import InfrastructureState
-from pytest_pipeline.plugin.run import PipelineRun
-from pytest_pipeline.reporting.recorder import Recorder
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("aws", "the alarm checks")
+
+from cfnlint.decode import decode  # noqa: E402
+
+from pytest_pipeline.aws import monitoring  # noqa: E402
+from pytest_pipeline.aws.clients import AwsContext  # noqa: E402
+from pytest_pipeline.models import InfrastructureState  # noqa: E402
+from pytest_pipeline.plugin.run import PipelineRun  # noqa: E402
+from pytest_pipeline.reporting.recorder import Recorder  # noqa: E402
 
 
 def _names(stack: InfrastructureState) -> list[str]:

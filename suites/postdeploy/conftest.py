@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from pytest_pipeline.plugin.extras import need_extra
 from pytest_pipeline.plugin.run import get_run
 from pytest_pipeline.postdeploy.contract import REQUIRED_SPECS
 from pytest_pipeline.postdeploy.fuzz import operations
 from pytest_pipeline.postdeploy.http import ServiceClient
-from pytest_pipeline.postdeploy.probes import Probe, probe_photo
+from pytest_pipeline.postdeploy.probes import Probe
 from pytest_pipeline.postdeploy.thresholds import parse_threshold
 
 
@@ -51,6 +52,10 @@ def photo_probe(
     A spec beyond the contract's required ``us`` and ``eu`` is only tried when
     ``GET /api/v1/specs`` offers it (else the test is skipped).
     """
+    need_extra("images", "the photo checks")
+    # Only now: the photo probes judge pictures with NumPy, OpenCV and Pillow (the extra).
+    from pytest_pipeline.postdeploy.photoprobes import probe_photo
+
     probes: dict[tuple[str, str], Probe] = {}
 
     def probe(case: Any, spec_id: str) -> Probe:

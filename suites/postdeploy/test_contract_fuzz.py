@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation
-from pytest_pipeline.postdeploy.http import ServiceClient
-from pytest_pipeline.settings import PipelineSettings
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("fuzz", "contract fuzzing")
+
+from pytest_pipeline.postdeploy.fuzz import FuzzOperation, fuzz_operation  # noqa: E402
+from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
+from pytest_pipeline.settings import PipelineSettings  # noqa: E402
 
 
 def test_contract_fuzz(

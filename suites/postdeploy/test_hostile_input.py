@@ -16,8 +16,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_pipeline.postdeploy.hostile import RawClient, Request, answer_problems, corpus
-from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("images", "the hostile-input corpus (its images are built with Pillow)")
+
+from pytest_pipeline.postdeploy.hostile import (  # noqa: E402
+    RawClient,
+    Request,
+    answer_problems,
+    corpus,
+)
+from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
 
 CORPUS = list(corpus())
 

@@ -12,10 +12,15 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.postdeploy.casedata import background_cases, photo_cases
-from pytest_pipeline.postdeploy.http import ServiceClient
-from pytest_pipeline.postdeploy.images import PHOTO_RULES
-from pytest_pipeline.postdeploy.probes import Probe, probe_background
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("images", "the photo checks")
+
+from pytest_pipeline.postdeploy.casedata import background_cases, photo_cases  # noqa: E402
+from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
+from pytest_pipeline.postdeploy.images import PHOTO_RULES  # noqa: E402
+from pytest_pipeline.postdeploy.photoprobes import probe_background  # noqa: E402
+from pytest_pipeline.postdeploy.probes import Probe  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
 CASES = photo_cases(MANIFEST)

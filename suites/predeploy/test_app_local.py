@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
-from pytest_pipeline.postdeploy import probes
-from pytest_pipeline.postdeploy.casedata import (
+from pytest_pipeline.plugin.extras import need_extra
+
+need_extra("images", "the local app's photo checks")
+
+from pytest_pipeline.postdeploy import photoprobes, probes  # noqa: E402
+from pytest_pipeline.postdeploy.casedata import (  # noqa: E402
     background_cases,
     cors_paths,
     denied_origins,
@@ -22,7 +26,7 @@ from pytest_pipeline.postdeploy.casedata import (
     photo_cases,
     sample_photo,
 )
-from pytest_pipeline.postdeploy.http import ServiceClient
+from pytest_pipeline.postdeploy.http import ServiceClient  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[2] / "test_images" / "manifest.toml"
 
@@ -65,7 +69,7 @@ def test_local_photo(
     contract_record: Any,
 ) -> None:
     """Each manifest photo answers as the manifest says; successes are judged as pictures."""
-    probe = probes.probe_photo(
+    probe = photoprobes.probe_photo(
         local_service,
         Path(case.path),
         case.media_type,
@@ -82,7 +86,7 @@ def test_local_photo(
 @pytest.mark.parametrize("case", [pytest.param(*v, id=i) for i, v in background_cases(MANIFEST)])
 def test_local_background(local_service: ServiceClient, case: Any) -> None:
     """/api/v1/background as the manifest says."""
-    probe = probes.probe_background(
+    probe = photoprobes.probe_background(
         local_service,
         Path(case.path),
         case.media_type,
