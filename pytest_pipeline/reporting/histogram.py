@@ -50,8 +50,7 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
     Raises ``ValueError`` for an empty sample or a negative / non-finite value, naming it.
     """
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+    import numpy as np  # NumPy and Pillow: optional extras, imported where used
 
     if len(values_ms) == 0:
         raise ValueError("percentiles: no latency values were measured (empty sample)")
@@ -73,8 +72,7 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    import numpy as np  # noqa: F401  (optional extra)
-    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+    from PIL import ImageFont
 
     try:
         return ImageFont.load_default(size=size)
@@ -83,8 +81,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+    import numpy as np  # NumPy and Pillow: optional extras, imported where used
 
     low, high = float(data.min()), float(data.max())
     if math.isclose(low, high):
@@ -95,8 +92,8 @@ def _bins(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render_histogram(title: str, values_ms: Sequence[float]) -> bytes:
     """A PNG histogram of ``values_ms`` with p50/p95/p99 marked, ``WIDTH`` by ``HEIGHT`` pixels."""
-    import numpy as np
-    from PIL import Image, ImageDraw, ImageFont  # noqa: F401  (optional extra)
+    import numpy as np  # NumPy and Pillow: optional extras, imported where used
+    from PIL import Image, ImageDraw
 
     stats = percentiles(values_ms)
     data = np.asarray(values_ms, dtype=float)
