@@ -21,6 +21,10 @@ pytest_plugins = ["pytester"]
 pytest.register_assert_rewrite(*fixtures.every_module())
 for _module in fixtures.every_module():
     importlib.import_module(_module)
+# The embedded backend too (moto, and the Elastic Beanstalk emulation plugged into it): a run
+# in this process that started it first would leave half of moto imported twice.
+importlib.import_module("moto.server")
+importlib.import_module("pytest_pipeline.aws.emulated.install")
 
 # What makes boto3 find credentials (and so the ``auto`` backend choose real AWS).
 _AWS_CREDENTIAL_VARIABLES = (

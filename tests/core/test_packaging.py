@@ -146,15 +146,15 @@ def test_missing_extra_skips_or_fails_with_the_command(project: pytest.Pytester)
 
 
 def test_a_command_without_its_extra_says_what_to_install() -> None:
-    """`pytest-pipeline janitor` without cfn-lint: the install command, exit 2, no traceback."""
-    script = HIDE_CV2.replace('"cv2"', '"cfnlint"').replace("cv2.", "cfnlint.") + (
-        "from pytest_pipeline.cli import main\nraise SystemExit(main(['janitor']))\n"
+    """`pytest-pipeline serve-aws` without moto: the install command, exit 2, no traceback."""
+    script = HIDE_CV2.replace('"cv2"', '"moto"').replace("cv2.", "moto.") + (
+        "from pytest_pipeline.cli import main\nraise SystemExit(main(['serve-aws']))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr == (
-        "pytest-pipeline: pytest-pipeline janitor needs the 'aws' extra (cfn-lint not "
-        "installed): pip install 'pytest-cicd-pipeline[aws]'\n"
+        "pytest-pipeline: pytest-pipeline serve-aws needs the 'embedded' extra (moto not "
+        "installed): pip install 'pytest-cicd-pipeline[embedded]'\n"
     )

@@ -9,11 +9,9 @@ the ``AWS::ElasticBeanstalk::*`` resource models.
 
 from __future__ import annotations
 
+import importlib
 import threading
-
-import moto.elasticbeanstalk.models as eb_models
-import moto.elasticbeanstalk.urls as eb_urls
-from moto.cloudformation import parsing
+from typing import Any
 
 from pytest_pipeline.aws.emulated import cfnmodels, ebresponses
 from pytest_pipeline.aws.emulated.ebmodels import EmulatorState, emulated_eb_backends, shutdown_all
@@ -30,14 +28,29 @@ def install(endpoint_url: str | None = None) -> None:
     with _lock:
         if endpoint_url:
             EmulatorState.endpoint_url = endpoint_url
-        if _installed:
-            return
-
-        eb_models.eb_backends = emulated_eb_backends  # type: ignore[assignment]  # our backend class
+        # moto's modules as they are now (a host that re-imports moto, such as a test runner
+        # dropping modules between in-process runs, gets the emulation installed again)
+        eb_models: Any = importlib.import_module("moto.elasticbeanstalk.models")
+        eb_urls: Any = importlib.import_module("moto.elasticbeanstalk.urls")
+        parsing: Any = importlib.import_module("moto.cloudformation.parsing")
+        if eb_models.eb_backends is not emulated_eb_backends:
+            eb_models.eb_backends = emulated_eb_backends
         eb_urls.url_paths = ebresponses.url_paths
-        assert cfnmodels.MODELS  # imported: the subclasses exist now
-        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-            cached.cache_clear()
+        types = {model.cloudformation_type() for model in cfnmodels.MODELS}
+        if not types <= set(parsing.get_model_map()):
+            for cached in (
+                parsing.get_model_list,
+                parsing.get_model_map,
+                parsing.get_name_type_map,
+            ):
+                cached.cache_clear()
+        missing = types - set(parsing.get_model_map())
+        if missing:
+            raise RuntimeError(
+                f"the Elastic Beanstalk emulation could not register {sorted(missing)} with "
+                "moto's CloudFormation (moto was imported twice in this process); start the "
+                "embedded backend in a process of its own (pytest-pipeline serve-aws)"
+            )
         _installed = True
 
 
