@@ -134,8 +134,10 @@ def repository(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def aws() -> Iterator[AwsContext]:
-    """The AWS every job reaches (the stand-in for the account the OIDC role opens)."""
-    with MotoServer() as server:
+    """The AWS every job reaches (the stand-in for the account the OIDC role opens): the
+    embedded backend in a process of its own, as an account is to the jobs (nothing an
+    earlier test left in this process's moto can reach it)."""
+    with MotoServer(detached=True) as server:
         ctx = resolve_context("endpoint", server.endpoint_url)
         yield ctx
         stacks.delete(ctx, STACK, 60, raise_on_leftovers=False)
