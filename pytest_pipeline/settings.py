@@ -341,6 +341,12 @@ class PipelineSettings:
 
     # -- reading ----------------------------------------------------------------------------
 
+    @property
+    def reports_path(self) -> Path:
+        """The reports folder, absolute (``reports-dir`` is relative to the rootdir)."""
+        path = self.reports_dir
+        return path if path.is_absolute() else self.rootdir / path
+
     def source(self, name: SettingName) -> str:
         """Where setting ``name`` (its attribute name) came from: ``--flag``, ``env
         PIPELINE_X``, ``pyproject [...]`` or ``default``."""

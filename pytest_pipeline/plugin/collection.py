@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_pipeline.plugin.run import STAGE_KEY
+from pytest_pipeline.plugin.state import STAGE_KEY
 from pytest_pipeline.stages import (
     STAGE_NAMES,
     Stage,
     StageConflictError,
     stage_from_path,
+    stage_may_be_selected,
     stage_of_markers,
 )
 
+if TYPE_CHECKING:
+    from pytest_pipeline.settings import PipelineSettings
+
+
+SECURITY_MARKER = "security_scan"
+
 
 def register_markers(config: pytest.Config) -> None:
-    """Declare the five stage markers with their one-line descriptions."""
+    """Declare the five stage markers with their one-line descriptions, and the marker of
+    the predeploy security tests."""
     for stage in Stage:
         config.addinivalue_line("markers", f"{stage.value}: {stage.description}")
+    config.addinivalue_line(
+        "markers",
+        f"{SECURITY_MARKER}(scanner): parametrize `security_case` with one case per finding of "
+        "the named predeploy scanner (a key of pytest_pipeline.predeploy.scanners.SCANNERS)",
+    )
+
+
+def may_read_waivers(config: pytest.Config, options: PipelineSettings) -> bool:
+    """Whether the session may run predeploy security tests (``-m`` can select the stage)
+    and the waiver file they read exists."""
+    markexpr = str(config.getoption("markexpr") or "")
+    return stage_may_be_selected(markexpr, Stage.PREDEPLOY) and options.waivers.exists()
 
 
 def assign_stages(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,6 +95,17 @@ def _stage_marker_names(
         own = [mark.name for mark in node.own_markers if mark.name in STAGE_NAMES]
         found = memo[id(node)] = own + _stage_marker_names(node.parent, memo)
     return found
+
+
+def wants_run(items: list[pytest.Item], pipeline_fixtures: frozenset[str]) -> bool:
+    """Whether a run must start for ``items``: one of them has a stage or asks for one of
+    ``pipeline_fixtures`` (a test without either never reaches the run)."""
+    for item in items:
+        if item.stash.get(STAGE_KEY, None) is not None:
+            return True
+        if not pipeline_fixtures.isdisjoint(getattr(item, "fixturenames", ())):
+            return True
+    return False
 
 
 def sort_by_stage(items: list[pytest.Item]) -> None:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_pipeline.plugin.run import PipelineRun
+if TYPE_CHECKING:
+    from pytest_pipeline.plugin.run import PipelineRun
 
 
 def finish_run(session: pytest.Session, run: PipelineRun, exitstatus: int) -> None:

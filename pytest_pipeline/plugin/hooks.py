@@ -1,16 +1,39 @@
-"""pytest hooks of pytest-pipeline; each hook delegates to the modules that hold the logic."""
+"""pytest hooks of pytest-pipeline; each hook delegates to the modules that hold the logic.
+
+This is the plugin's entry point, loaded in every pytest session of a project that installs
+it. Until a run starts (see :mod:`pytest_pipeline.plugin.state`) it registers options,
+markers and the light fixture modules and resolves the settings; the run and everything it
+needs are imported by :func:`_start` alone, so a session that selects no pipeline test
+pays for nothing else.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_pipeline import settings
-from pytest_pipeline.plugin import collection, fixtures, hookspecs
+from pytest_pipeline.plugin import collection, fixtures, hookspecs, state
 from pytest_pipeline.plugin.finish import finish_run
-from pytest_pipeline.plugin.run import RUN_KEY, PipelineRun
-from pytest_pipeline.plugin.xdist import XdistController
 from pytest_pipeline.reporting.redact import redact
 from pytest_pipeline.settingkinds import SettingError
+
+if TYPE_CHECKING:
+    from pytest_pipeline.plugin.run import PipelineRun
+
+PIPELINE_FIXTURES = fixtures.every_fixture()
+"""A selected test that asks for one of these starts the run (as a test with a stage does)."""
+
+
+SECURITY_MODULE = fixtures.MODULES["security"]
+
+
+def _start(config: pytest.Config) -> PipelineRun:
+    """Start the run (once): the one place the entry point imports it."""
+    from pytest_pipeline.plugin.run import get_run
+
+    return get_run(config)
 
 
 def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> None:
@@ -44,16 +67,16 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    """Every setting as a flag in the ``pipeline`` group; the fixture modules that cost
-    nothing to import (the others register when a selected test asks for their fixtures)."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every setting as a flag in the ``pipeline`` group (the fixture modules register when a
+    selected test asks for their fixtures)."""
     settings.add_options(parser)
-    _register(pluginmanager, fixtures.at_start())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Stage markers; resolve the settings and register the run (bad settings: exit 4)."""
+    """Stage markers; resolve the settings (bad settings: exit 4). Under xdist the run
+    starts now: the controller hands it to its workers before anything is collected."""
     collection.register_markers(config)
     if config.option.showfixtures or config.option.show_fixtures_per_test:
         _register(config.pluginmanager, fixtures.every_module())
@@ -65,19 +88,24 @@ def pytest_configure(config: pytest.Config) -> None:
     if misread and not (worker or config.option.help or config.option.version):
         raise pytest.UsageError(misread)
     try:
-        run = PipelineRun.start(config)
+        config.stash[state.SETTINGS_KEY] = settings.PipelineSettings.from_config(config)
     except SettingError as error:
         if config.option.help or config.option.version:
             return  # let --help and --version work in a misconfigured project
         raise pytest.UsageError(str(error)) from None
-    if run.role == "controller":
-        config.pluginmanager.register(XdistController(run), "pipeline-xdist")
+    if collection.may_read_waivers(config, config.stash[state.SETTINGS_KEY]):
+        # a malformed waiver file stops the session at its start (the module's
+        # pytest_sessionstart), not in the middle of collection
+        _register(config.pluginmanager, [SECURITY_MODULE.module])
+    distributed = config.getoption("dist", default="no") not in (None, "no")
+    if (worker or distributed) and not (config.option.help or config.option.version):
+        _start(config)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Unregister the run's hooks (``get_run`` keeps working for late readers)."""
-    run = config.stash.get(RUN_KEY, None)
+    run = state.current_run(config)
     if run is not None:
         run.term.uninstall()
         run.release()
@@ -85,38 +113,69 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(run)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes a security fixture is parametrized by the security fixture module
+    (one case per finding): it registers at the first such test and parametrizes the later
+    ones itself."""
+    if SECURITY_MODULE.fixtures.isdisjoint(metafunc.fixturenames):
+        return
+    manager = metafunc.config.pluginmanager
+    if not manager.has_plugin(SECURITY_MODULE.module):
+        _register(manager, [SECURITY_MODULE.module])
+        module = manager.get_plugin(SECURITY_MODULE.module)
+        if module is not None:  # (None: blocked with -p no:<module>)
+            module.pytest_generate_tests(metafunc)  # registered during this hook: call it once
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """One line of where the run goes; with ``-v`` every effective setting and its source."""
-    run = config.stash.get(RUN_KEY, None)
-    if run is None:
+    options = config.stash.get(state.SETTINGS_KEY, None)
+    if options is None:
         return []
-    return [redact(line) for line in run.header_lines(config.option.verbose > 0)]
+    lines = state.header_lines(options, state.current_run(config), config.option.verbose > 0)
+    return [redact(line) for line in lines]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Stage of every test (before ``-m`` deselects, so folder stages can be selected)."""
+    """Stage of every test (before ``-m`` deselects, so folder stages can be selected);
+    whether the collection has pipeline tests at all (a selection that leaves none of them
+    then starts the run for its verdict: no test ran)."""
     collection.assign_stages(config, items)
+    config.stash[state.PIPELINE_COLLECTED_KEY] = collection.wants_run(items, PIPELINE_FIXTURES)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Selected tests in stage order (last word on the order, before xdist reads it); the
-    fixture modules the selected tests ask for register now."""
-    collection.sort_by_stage(session.items)
-    if not session.config.option.collectonly:  # (nothing is set up)
-        requested = {n for item in session.items for n in getattr(item, "fixturenames", ())}
-        _register(session.config.pluginmanager, fixtures.needed_by(requested))
-    run = session.config.stash.get(RUN_KEY, None)
+    fixture modules the selected tests ask for register now; the run starts when a selected
+    test has a stage or asks for a pipeline fixture, or when the selection left no test of a
+    collection that had such tests."""
+    config = session.config
+    items = session.items
+    collection.sort_by_stage(items)
+    run = state.current_run(config)
+    if not config.option.collectonly:  # (nothing is set up)
+        requested = {n for item in items for n in getattr(item, "fixturenames", ())}
+        _register(config.pluginmanager, fixtures.needed_by(requested))
+        collected = config.stash.get(state.PIPELINE_COLLECTED_KEY, False)
+        if run is None and (
+            collection.wants_run(items, PIPELINE_FIXTURES) or (collected and not items)
+        ):
+            run = _start(config)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                for line in [f"pipeline: {run.describe()}", *run.swept_lines()]:
+                    reporter.write_line(redact(line))
     if run is not None:
-        run.selection(session.items)
+        run.selection(items)
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
     """One line per stage: outcome, counts, duration; then the stage that halted."""
-    run = config.stash.get(RUN_KEY, None)
+    run = state.current_run(config)
     lines = [] if run is None else run.summary_lines()
     if lines:
         terminalreporter.section("pipeline stages")
@@ -127,6 +186,6 @@ def pytest_terminal_summary(
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The end of the run: rollback, record, notifications, teardown (plugin/finish.py)."""
-    run = session.config.stash.get(RUN_KEY, None)
+    run = state.current_run(session.config)
     if run is not None:
         finish_run(session, run, exitstatus)

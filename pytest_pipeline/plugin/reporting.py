@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pytest_pipeline.reporting.ledger import LedgerStep
     from pytest_pipeline.reporting.recorder import DashboardEntry, Recorder
     from pytest_pipeline.reporting.summary import StageSummary
+    from pytest_pipeline.settings import PipelineSettings
 
 RECORDER_KEY: pytest.StashKey[Recorder] = pytest.StashKey()
 """``item.stash[RECORDER_KEY]``: the ``pipeline_record`` of a test that asked for it."""
@@ -60,8 +61,6 @@ def configure(config: pytest.Config, run: PipelineRun) -> ReportingPlugin | None
     if config.option.help or config.option.collectonly:
         return None
     register_setting_secrets(run.options.webhook_url)
-    if run.owns_run:
-        check_reports_dir(run)
     plugin = ReportingPlugin(config, run)
     config.pluginmanager.register(plugin, "pipeline-reporting")
     if config.pluginmanager.hasplugin("html"):
@@ -70,10 +69,10 @@ def configure(config: pytest.Config, run: PipelineRun) -> ReportingPlugin | None
     return plugin
 
 
-def check_reports_dir(run: PipelineRun) -> None:
-    """The reports folder exists (or can be made) and takes files, before any test runs:
+def check_reports_dir(options: PipelineSettings) -> None:
+    """The reports folder exists (or can be made) and takes files, before the run starts:
     else one line naming the setting, where it came from and what to do (exit 4)."""
-    path = reports_dir(run)
+    path = options.reports_path
     problem = ""
     if path.exists() and not path.is_dir():
         problem = "is a file, not a folder"
@@ -87,16 +86,10 @@ def check_reports_dir(run: PipelineRun) -> None:
             problem = f"cannot take the run's reports ({error.strerror or error})"
     if problem:
         raise pytest.UsageError(
-            f"pipeline setting 'reports-dir' (from {run.options.source('reports_dir')}): "
+            f"pipeline setting 'reports-dir' (from {options.source('reports_dir')}): "
             f"{path} {problem}; name a writable folder with --reports-dir=PATH or "
             "PIPELINE_REPORTS_DIR"
         )
-
-
-def reports_dir(run: PipelineRun) -> Path:
-    """The run's reports folder, absolute."""
-    path = run.options.reports_dir
-    return path if path.is_absolute() else run.options.rootdir / path
 
 
 def register_setting_secrets(webhook_url: str | None) -> None:
@@ -246,7 +239,7 @@ class ReportingPlugin:
     def __init__(self, config: pytest.Config, run: PipelineRun) -> None:
         self.config = config
         self.run = run
-        self.reports_dir = reports_dir(run)
+        self.reports_dir = run.options.reports_path
         self.annotations: list[github.Annotation] = []
         self.written: list[str] = []
         self.record_path: Path | None = None

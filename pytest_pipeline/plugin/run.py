@@ -30,6 +30,7 @@ import pytest
 
 from pytest_pipeline.models import ModelError, PropertyValue, TestOutcome, TestResult
 from pytest_pipeline.plugin import reporting, rollback
+from pytest_pipeline.plugin.state import GATED_KEY, RUN_KEY, SETTINGS_KEY, STAGE_KEY
 from pytest_pipeline.reporting.redact import redact_data
 from pytest_pipeline.reporting.summary import StageSummary, build_summary
 from pytest_pipeline.runtime import envlock, orphans, runonce
@@ -56,23 +57,21 @@ WORKERINPUT_DIR = "pipeline_run_dir"
 WORKERINPUT_OWNER = "pipeline_run_owner_pid"
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
-RUN_KEY = pytest.StashKey["PipelineRun"]()
-"""``config.stash[RUN_KEY]`` is the run (use :func:`get_run`)."""
-STAGE_KEY = pytest.StashKey["Stage | None"]()
-"""``item.stash[STAGE_KEY]``: the stage of a collected test (None for unstaged tests)."""
-GATED_KEY = pytest.StashKey[bool]()
-"""``item.stash[GATED_KEY]`` is True when the gate skipped the test."""
-
 
 def get_run(config: pytest.Config) -> PipelineRun:
-    """The run of this pytest session (raises a clear error before ``pytest_configure``)."""
-    try:
-        return config.stash[RUN_KEY]
-    except KeyError:
+    """The run of this pytest session, started now when it had not started yet (available
+    from ``pytest_configure`` on; raises a clear error before, or when the settings were
+    invalid). The plugin starts it at the end of collection when a selected test has a
+    stage or asks for a pipeline fixture (see :mod:`pytest_pipeline.plugin.state`)."""
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        return run
+    if SETTINGS_KEY not in config.stash:
         raise RuntimeError(
             "the pipeline run is not configured yet (get_run() is available from "
             "pytest_configure on, and not when the settings were invalid)"
-        ) from None
+        )
+    return PipelineRun.start(config)
 
 
 class _Open:
@@ -176,8 +175,10 @@ class PipelineRun:
 
     @classmethod
     def start(cls, pytest_config: pytest.Config) -> PipelineRun:
-        """Resolve the settings, create or join the run folder and register the run."""
-        options = PipelineSettings.from_config(pytest_config)
+        """Create or join the run folder and register the run with its reporting, rollback
+        and (under xdist) gate plugins; the settings were resolved at ``pytest_configure``."""
+        options = pytest_config.stash[SETTINGS_KEY]
+        runs_tests = not (pytest_config.option.help or pytest_config.option.collectonly)
         workerinput: dict[str, Any] | None = getattr(pytest_config, "workerinput", None)
         owner_pid = os.getpid()
         if workerinput is not None and WORKERINPUT_DIR in workerinput:
@@ -186,6 +187,8 @@ class PipelineRun:
             role = "worker"
             owner_pid = int(workerinput.get(WORKERINPUT_OWNER, owner_pid))
         else:
+            if runs_tests:
+                reporting.check_reports_dir(options)  # before anything of the run exists
             run_id = new_run_id()
             run_dir = _make_run_dir(options.rootdir, run_id)
             dist = pytest_config.getoption("dist", default="no")
@@ -195,12 +198,15 @@ class PipelineRun:
         if run.owns_run:
             run._marker = orphans.claim(run_dir, run_id)
             run.swept = orphans.sweep(options.rootdir / RUNS_DIR, run_id)
-        if role == "worker" and run.gate.enabled:
-            from pytest_pipeline.plugin.xdist import WorkerGate  # a cycle: it imports this module
-
-            run.worker_gate = WorkerGate(run)
         pytest_config.stash[RUN_KEY] = run
         pytest_config.pluginmanager.register(run, PLUGIN_NAME)
+        if role != "single":
+            from pytest_pipeline.plugin import xdist  # a cycle: it imports this module
+
+            if role == "controller":
+                pytest_config.pluginmanager.register(xdist.XdistController(run), "pipeline-xdist")
+            elif run.gate.enabled:
+                run.worker_gate = xdist.WorkerGate(run)
 
         run.reporting = reporting.configure(pytest_config, run)
         run.rollback = rollback.configure(pytest_config, run)
@@ -419,28 +425,13 @@ class PipelineRun:
         if self.worker_gate is not None:
             self.worker_gate.prepare(staged)
 
-    def header_lines(self, verbose: bool = False) -> list[str]:
-        """The report header: one line (environment, AWS backend, deploy target, run folder);
-        ``verbose`` (pytest ``-v``) adds every setting with its source."""
-        options = self.options
-        line = (
-            f"pipeline: env {options.env}, aws-backend {options.aws_backend}, "
-            f"deploy-target {options.deploy_target}, run {self.run_id} ({self.role}) "
-            f"in {self.run_dir}"
-        )
-        swept = [f"pipeline: {swept.describe()}" for swept in self.swept]
-        if not verbose:
-            return [line + " (-v: every setting)", *swept]
-        lines = [line, *swept]
-        explained = options.explain()
-        width = max(len(name) for name, _, _ in explained)
-        for name, value, source in explained:
-            if isinstance(value, tuple):
-                shown = ", ".join(value) if value else "(none)"
-            else:
-                shown = "(none)" if value is None else str(value)
-            lines.append(f"  {name:<{width}} = {shown}  [{source}]")
-        return lines
+    def describe(self) -> str:
+        """``run <id> (<role>) in <folder>``."""
+        return f"run {self.run_id} ({self.role}) in {self.run_dir}"
+
+    def swept_lines(self) -> list[str]:
+        """One line per killed run whose leftovers this run stopped at its start."""
+        return [f"pipeline: {swept.describe()}" for swept in self.swept]
 
     @property
     def results(self) -> list[TestResult]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_pipeline.findings import Finding, Severity
-from pytest_pipeline.plugin.run import get_run
+from pytest_pipeline.plugin.state import get_settings
 from pytest_pipeline.predeploy.scanners import (
     SCANNERS,
     ScanContext,
@@ -98,7 +98,7 @@ SCANS_KEY = pytest.StashKey[SecurityScans]()
 
 def build_scans(config: pytest.Config) -> SecurityScans:
     """Read the predeploy settings and the waiver file (raises :class:`WaiverError`)."""
-    options = get_run(config).options
+    options = get_settings(config)
     root = Path(options.rootdir)
     waivers_path = options.waivers
     waivers = load_waivers(waivers_path, display=_display(waivers_path, root))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_pipeline.plugin.extras import need_extra
-from pytest_pipeline.plugin.run import get_run
+from pytest_pipeline.plugin.state import get_settings
 from pytest_pipeline.postdeploy.contract import REQUIRED_SPECS
 from pytest_pipeline.postdeploy.fuzz import operations
 from pytest_pipeline.postdeploy.http import ServiceClient
@@ -20,7 +20,7 @@ from pytest_pipeline.postdeploy.thresholds import parse_threshold
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One load-threshold test per configured threshold, its id the threshold itself."""
     if "threshold" in metafunc.fixturenames:
-        texts = get_run(metafunc.config).options.threshold
+        texts = get_settings(metafunc.config).threshold
         thresholds = [parse_threshold(t) for t in texts]
         metafunc.parametrize("threshold", thresholds, ids=[t.label for t in thresholds])
     if "fuzz_target" in metafunc.fixturenames:
@@ -31,7 +31,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _fuzz_targets(config: pytest.Config) -> tuple[list[Any], list[str]]:
     """``(operation, mode)`` per operation of the contract document and generation mode;
     a single message (the test fails with it) when the document cannot be used."""
-    contract = get_run(config).options.contract
+    contract = get_settings(config).contract
     try:
         ops = operations(contract)
     except (OSError, ValueError) as error:

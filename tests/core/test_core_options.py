@@ -8,6 +8,8 @@ import pytest
 
 from pytest_pipeline.settings import SETTINGS
 
+STAGED = "import pytest\n\n\n@pytest.mark.predeploy\ndef test_one():\n    pass\n"
+
 
 def _with_table(pytester: pytest.Pytester, table: str) -> None:
     pytester.makepyprojecttoml(
@@ -20,7 +22,8 @@ def _with_table(pytester: pytest.Pytester, table: str) -> None:
         )
         + textwrap.dedent(table)
     )
-    pytester.makepyfile(test_one="def test_one(): pass\n")
+    # a staged test: the run starts (a session without one checks only the settings)
+    pytester.makepyfile(test_one=STAGED)
 
 
 TABLE = """
@@ -82,7 +85,7 @@ def test_header_lists_every_setting_with_v_and_one_line_without(
         result.stdout.fnmatch_lines([f"  {spec.name} *= * [[]*[]]"])
     quiet = pytester.runpytest()
     quiet.stdout.fnmatch_lines(
-        ["pipeline: env dev, aws-backend auto, deploy-target *, run * in *(-v: every setting)"]
+        ["pipeline: env dev, aws-backend auto, deploy-target elasticbeanstalk (-v: every setting)"]
     )
     header = quiet.stdout.str().split("collected", 1)[0]
     assert not any(f"  {spec.name} " in header for spec in SETTINGS), header
@@ -330,7 +333,6 @@ def test_an_immutable_reports_folder_is_exit_4_not_an_internal_error(
     import subprocess
 
     _with_table(pytester, "")
-    pytester.makepyfile(test_one="def test_one(): pass\n")
     frozen = pytester.mkdir("frozen-reports")
     chattr = shutil.which("chattr")
     if chattr is None or subprocess.run([chattr, "+i", str(frozen)]).returncode != 0:

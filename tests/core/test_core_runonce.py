@@ -263,7 +263,14 @@ def test_what_a_killed_run_left_running_is_stopped_by_the_next_run(
     assert first.ret == -9  # SIGKILL
     server = int((pytester.path / "server.pid").read_text())
     assert psutil.pid_exists(server), "the killed run's server should still be running"
-    (pytester.path / "test_killed.py").write_text("def test_next():\n    pass\n")
+    (pytester.path / "test_killed.py").write_text("def test_unrelated():\n    pass\n")
+    unrelated = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    unrelated.assert_outcomes(passed=1)  # no pipeline test: no run, nothing swept
+    assert "was killed before its end" not in unrelated.stdout.str()
+    assert psutil.pid_exists(server)
+    (pytester.path / "test_killed.py").write_text(
+        "import pytest\n\n\n@pytest.mark.deploy\ndef test_next():\n    pass\n"
+    )
     second = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(

@@ -1,5 +1,6 @@
-"""Which fixture modules a run loads: the cheap ones at start, the others only when a selected
-test asks for one of their fixtures; the table that says so matches the modules."""
+"""Which fixture modules a session loads: each only when a selected test asks for one of its
+fixtures; the table that says so matches the modules. A session that selects no pipeline test
+does not even import the run."""
 
 from __future__ import annotations
 
@@ -41,14 +42,14 @@ def _fixtures_of(module: str) -> tuple[set[str], set[str]]:
 def test_the_table_names_every_fixture_and_every_module_a_fixture_asks() -> None:
     """Each module defines exactly the fixtures the table gives it, and every fixture its
     fixtures ask for is its own, pytest's, or of a module registered with it."""
-    at_start = {key for key, entry in fixtures.MODULES.items() if entry.at_start}
     for key, entry in fixtures.MODULES.items():
         defined, asked = _fixtures_of(entry.module)
         assert defined == set(entry.fixtures), entry.module
         loaded_with = {m.rsplit(".", 1)[1] for m in fixtures.needed_by(entry.fixtures)}
-        reachable = set().union(*(fixtures.MODULES[k].fixtures for k in loaded_with | at_start))
+        reachable = set().union(*(fixtures.MODULES[k].fixtures for k in loaded_with))
         assert asked - reachable <= PYTEST_FIXTURES, f"{key} asks for {asked - reachable}"
     together = [
+        "pytest_pipeline.plugin.fixtures.core",
         "pytest_pipeline.plugin.fixtures.reporting",
         "pytest_pipeline.plugin.fixtures.aws",
         "pytest_pipeline.plugin.fixtures.deploy",
@@ -56,14 +57,15 @@ def test_the_table_names_every_fixture_and_every_module_a_fixture_asks() -> None
     ]
     assert fixtures.needed_by(["target_url"]) == together
     assert fixtures.needed_by(["stack"]) == together
-    assert fixtures.needed_by(["pipeline_record"]) == together[:1]
-    assert fixtures.needed_by(["tmp_path", "pipeline_run"]) == []
+    assert fixtures.needed_by(["pipeline_record"]) == together[1:2]
+    assert fixtures.needed_by(["tmp_path", "pipeline_run"]) == together[:1]
+    assert fixtures.needed_by(["tmp_path"]) == []
 
 
 PROBE = """
 import sys
 
-HEAVY = ("boto3", "requests", "numpy", "PIL", "cfnlint")
+HEAVY = ("boto3", "requests", "numpy", "PIL", "cfnlint", "pytest_pipeline.plugin.run")
 
 
 def pytest_sessionfinish(session):
@@ -94,7 +96,7 @@ def test_a_run_asking_for_no_pipeline_fixture_imports_no_heavy_library(
     probed: pytest.Pytester,
 ) -> None:
     """Staged and unstaged tests without pipeline fixtures: options, markers, the run; no
-    boto3, requests, numpy, Pillow or cfn-lint, and only the cheap fixture modules."""
+    boto3, requests, numpy, Pillow or cfn-lint, and no fixture module."""
     probed.makepyfile(
         test_plain="""
         import pytest
@@ -109,7 +111,57 @@ def test_a_run_asking_for_no_pipeline_fixture_imports_no_heavy_library(
     )
     result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["registered: core,security", "imported: "])
+    result.stdout.fnmatch_lines(["registered: ", "imported: pytest_pipeline.plugin.run"])
+
+
+def test_a_session_without_pipeline_tests_does_not_start_a_run(probed: pytest.Pytester) -> None:
+    """Only unstaged tests that ask for no pipeline fixture: the header line and nothing
+    else; the run is not even imported, and no run folder, log or record is written. Bad
+    settings still stop it (exit 4)."""
+    probed.makepyfile(test_plain="def test_unstaged(tmp_path):\n    pass\n")
+    result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "pipeline: env dev, aws-backend auto, deploy-target * (-v: every setting)",
+            "registered: ",
+            "imported: ",
+        ]
+    )
+    text = result.stdout.str()
+    assert "pipeline stages" not in text and "pipeline reports" not in text, text
+    assert not (probed.path / ".pipeline").exists()
+    assert not (probed.path / "reports").exists()
+    bad = probed.runpytest_subprocess("--env=no such env", *NO_SCHEMATHESIS)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*pipeline setting 'env'*"])
+
+
+def test_a_pipeline_test_starts_the_run_after_collection(probed: pytest.Pytester) -> None:
+    """A staged test starts the run when collection ends (one line names it); so does an
+    unstaged test asking for a pipeline fixture; ``--collect-only`` starts none."""
+    probed.makepyfile(
+        test_mixed="""
+        import pytest
+
+        @pytest.mark.predeploy
+        def test_staged():
+            pass
+        """
+    )
+    listed = probed.runpytest_subprocess("--collect-only", *NO_SCHEMATHESIS)
+    assert listed.ret == pytest.ExitCode.OK
+    assert not (probed.path / ".pipeline").exists()
+    result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["pipeline: run * (single) in *", "predeploy *passed*"])
+    assert (probed.path / "reports" / "deployment.json").is_file()
+    (probed.path / "test_mixed.py").write_text(
+        "def test_settings(pipeline_settings):\n    assert pipeline_settings.env == 'dev'\n"
+    )
+    asked = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
+    asked.assert_outcomes(passed=1)
+    asked.stdout.fnmatch_lines(["pipeline: run * (single) in *", "registered: core"])
 
 
 def test_a_fixture_asked_for_registers_its_module_after_collection(
@@ -126,7 +178,7 @@ def test_a_fixture_asked_for_registers_its_module_after_collection(
     )
     result = probed.runpytest_subprocess(*NO_SCHEMATHESIS)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["registered: core,reporting,security"])
+    result.stdout.fnmatch_lines(["registered: core,reporting"])
     assert "boto3" not in result.stdout.str().split("imported:")[1]
 
 

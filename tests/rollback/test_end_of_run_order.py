@@ -93,7 +93,9 @@ def test_a_failing_step_does_not_skip_the_later_ones(pytester: pytest.Pytester) 
         + """
 
 def pytest_configure(config):
-    reporting = config.pluginmanager.get_plugin("pipeline-reporting")
+    from pytest_pipeline.plugin.run import get_run
+
+    reporting = get_run(config).reporting  # starts the run now (it would after collection)
 
     def broken():
         raise OSError("disk on fire")
