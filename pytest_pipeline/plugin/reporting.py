@@ -334,7 +334,7 @@ class ReportingPlugin:
         if report.longrepr is not None or report.sections:
             redact_report(report)
         entries: list[DashboardEntry] = []
-        if self.html_extras and item is not None:
+        if self.html_extras and item is not None and RECORDER_KEY in item.stash:
             # whichever way the test asked for a recorder (argument, getfixturevalue, a
             # fixture that wraps it), the recorder sits in the item's stash
             entries = self._new(attach_extras(item, report))
@@ -351,9 +351,10 @@ class ReportingPlugin:
             if secrets:
                 register_secrets(str(value) for value in secrets)
             entries = self._new(report.__dict__.pop(DASHBOARD_ATTR, None) or [])
-        self.dashboard_entries.extend(
-            (report.nodeid, entry) for entry in entries if entry.get("kind") != "picture"
-        )
+        if entries:
+            self.dashboard_entries.extend(
+                (report.nodeid, entry) for entry in entries if entry.get("kind") != "picture"
+            )
         if report.outcome == "failed":
             self._annotate(report)
 

@@ -91,6 +91,7 @@ SETTLE_EVERY = 500
 
 
 _STAGES = {stage.value: stage for stage in Stage}
+_STAGE_VALUES = {stage: stage.value for stage in Stage}  # (an enum's .value is a property)
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
@@ -105,6 +106,9 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     text = report.longreprtext if longrepr is not None else ""
     lines = [line for line in text.splitlines() if line.startswith("E ")]
     return first_line(lines[0][1:] if lines else text) or report.outcome
+
+
+_FAILURES = frozenset({TestOutcome.FAILED, TestOutcome.ERROR})
 
 
 def _outcome_of(report: pytest.TestReport) -> TestOutcome:
@@ -363,7 +367,7 @@ class PipelineRun:
             item, stage = entry
             gated = nodeid in self._gated
             if stage is not None:
-                report.pipeline_stage = stage.value  # type: ignore[attr-defined]
+                report.pipeline_stage = _STAGE_VALUES[stage]  # type: ignore[attr-defined]
                 if gated:
                     report.pipeline_gated = True  # type: ignore[attr-defined]
         else:  # an xdist controller: the worker labelled it
@@ -371,16 +375,13 @@ class PipelineRun:
             labels = report.__dict__
             stage = _STAGES.get(labels.get("pipeline_stage", ""))
             gated = bool(labels.get("pipeline_gated", False))
-        if report.outcome == "failed" and item is not None:
+        failed = report.outcome == "failed"
+        if failed and item is not None:
             names = sorted({mark.name for mark in item.iter_markers()})
             report.pipeline_markers = names  # type: ignore[attr-defined]
         if self.reporting is not None:
             self.reporting.on_report(report, item)
-        self._keep(report, stage, gated)
-
-    def _keep(self, report: pytest.TestReport, stage: Stage | None, gated: bool) -> None:
-        nodeid = report.nodeid
-        if report.outcome == "failed":
+        if failed:  # (redacted by now)
             self.markers[nodeid] = tuple(report.__dict__.get("pipeline_markers", ()))
             if stage is not None:
                 self.gate.record_failure(stage, nodeid, error_line(report))
@@ -389,7 +390,8 @@ class PipelineRun:
             test = self._open[nodeid] = _Open(nodeid, stage, gated)
         test.reports.append(report)
         if report.when == "teardown":
-            self._done.append(self._open.pop(nodeid))
+            del self._open[nodeid]
+            self._done.append(test)
             if len(self._done) >= SETTLE_EVERY:
                 self._settle()
 
@@ -442,28 +444,30 @@ class PipelineRun:
 
     def _settle(self) -> None:
         """Turn the finished tests' reports into results (given to
-        ``pytest_pipeline_test_result`` in the owning process)."""
+        ``pytest_pipeline_test_result`` in the owning process, when a plugin implements it)."""
         done, self._done = self._done, []
         fresh = [self._result_of(test) for test in done]
         self._results.extend(fresh)
-        if self.owns_run:
-            hook = self.pytest_config.hook.pytest_pipeline_test_result
+        hook = self.pytest_config.hook.pytest_pipeline_test_result
+        if self.owns_run and hook.get_hookimpls():
             for result in fresh:
                 hook(run=self, result=result)
 
     def _result_of(self, test: _Open) -> TestResult:
+        reports = test.reports
+        first, last = reports[0], reports[-1]
         outcome = TestOutcome.PASSED
         message = ""
         duration = 0.0
-        for report in test.reports:
+        for report in reports:
             duration += report.duration
-            if report.outcome != "passed" or report.when == "call":
-                this = _outcome_of(report)
-                if not (outcome.is_failure and not this.is_failure):
-                    outcome = this
-                if report.outcome != "passed" and not message:
-                    message = error_line(report)
-        first, last = test.reports[0], test.reports[-1]
+            if report.outcome == "passed" and report.when != "call":
+                continue  # a passed setup or teardown leaves the outcome as it is
+            this = _outcome_of(report)
+            if this in _FAILURES or outcome not in _FAILURES:
+                outcome = this
+            if report.outcome != "passed" and not message:
+                message = error_line(report)
         start: float | None = first.__dict__.get("start")
         stop: float = (last.__dict__.get("stop") or 0.0) if last.when == "teardown" else 0.0
         properties: dict[str, PropertyValue] = {}
@@ -476,7 +480,7 @@ class PipelineRun:
         return TestResult(
             nodeid=test.nodeid,
             outcome=outcome,
-            stage=stage.value if stage is not None else None,
+            stage=_STAGE_VALUES[stage] if stage is not None else None,
             duration=duration,
             message=message,
             properties=properties,
