@@ -152,6 +152,7 @@ class PipelineRun:
         self._done: list[_Open] = []
         self.markers: dict[str, tuple[str, ...]] = {}
         """Marker names of every failed test (from its failed report), by node id."""
+        self._final_stages: tuple[StageSummary, ...] | None = None
         self._spans: dict[Stage, tuple[float | None, float | None]] = {}
         """Each stage's wall time: its first test's start, its last test's end."""
         self.worker_gate: WorkerGate | None = None
@@ -528,10 +529,15 @@ class PipelineRun:
 
     def stage_summary(self) -> list[StageSummary]:
         """One summary per stage that had tests, in pipeline order (tests without a stage
-        are left out), with the stages' wall times."""
+        are left out), with the stages' wall times (worked out once when the run ended: the
+        end of the run, the terminal and the report all read it)."""
+        if self._final_stages is not None:
+            return list(self._final_stages)
         durations = self.stage_durations()
         staged = [result for result in self.results if result.stage is not None]
         summary = build_summary(staged, environment=self.options.env, durations=durations)
+        if self.exitstatus is not None and not self._open:  # every result is in
+            self._final_stages = summary.stages
         return list(summary.stages)
 
     @property
