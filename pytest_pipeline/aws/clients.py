@@ -60,28 +60,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+MOTO_PROBE = "/moto-api/config"
+"""What tells a moto server: its configuration API answers with a JSON object. Not the
+dashboard's ``/moto-api/data.json``: that reads every property of every model moto still
+tracks, and one S3 object whose bucket was deleted since makes it answer 500 (moto's
+``FakeKey.status`` looks the bucket up), so a probe through it took a live embedded backend
+for another endpoint."""
+
+
 def _answers(url: str) -> bool:
     try:
-        # Any HTTP answer means the server is up; moto's dashboard API is the cheapest.
-        requests.get(f"{url}/moto-api/data.json", timeout=1)
+        requests.get(f"{url}{MOTO_PROBE}", timeout=1)  # any HTTP answer: the server is up
     except requests.RequestException:
         return False
     return True
 
 
 def is_moto_server(url: str) -> bool:
-    """True when ``url`` is a moto server (it serves its own dashboard API)."""
+    """True when ``url`` is a moto server (it serves its own configuration API)."""
     try:
-        answer = requests.get(f"{url.rstrip('/')}/moto-api/data.json", timeout=2)
+        answer = requests.get(f"{url.rstrip('/')}{MOTO_PROBE}", timeout=2)
     except requests.RequestException:
         return False
-    if answer.status_code != 200:
+    if not answer.ok:
         return False
     try:
-        answer.json()
+        return isinstance(answer.json(), dict)
     except ValueError:
         return False
-    return True
 
 
 def wait_for_endpoint(url: str, deadline: float = 20.0) -> None:

@@ -9,8 +9,10 @@ import pytest
 import requests
 
 from pytest_pipeline.aws.clients import (
+    MOTO_PROBE,
     AwsBackendError,
     MotoServer,
+    is_moto_server,
     resolve_context,
     server_state,
     stop_server,
@@ -123,7 +125,27 @@ def test_threaded_server_serves_and_stops(no_credentials: None) -> None:
         assert ctx.client("sts").get_caller_identity()["Account"] == "123456789012"
         url = server.endpoint_url
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/moto-api/data.json", timeout=2)
+        requests.get(f"{url}{MOTO_PROBE}", timeout=2)
+
+
+def test_an_embedded_backend_stays_one_after_a_bucket_with_objects_went(
+    no_credentials: None,
+) -> None:
+    """An S3 object whose bucket was deleted (what every ephemeral stack's teardown leaves)
+    makes moto's dashboard API ``/moto-api/data.json`` answer 500 once; the probe that tells
+    an embedded backend must not take it for another endpoint then (it did: the stack then
+    went the change-set way, on which moto drops the Elastic Beanstalk resources)."""
+    with MotoServer() as server:
+        url = server.endpoint_url
+        s3 = resolve_context("endpoint", url).client("s3")
+        s3.create_bucket(Bucket="probe-gone")
+        s3.put_object(Bucket="probe-gone", Key="bundle.zip", Body=b"x")
+        s3.delete_object(Bucket="probe-gone", Key="bundle.zip")
+        s3.delete_bucket(Bucket="probe-gone")
+        assert is_moto_server(url)
+        assert resolve_context("endpoint", url).moto_server
+    assert not is_moto_server(url)  # stopped: nothing answers
+    assert not is_moto_server("http://127.0.0.1:9")
 
 
 def test_detached_server_outlives_its_object_until_killed_by_pid(tmp_path: Path) -> None:
@@ -131,9 +153,9 @@ def test_detached_server_outlives_its_object_until_killed_by_pid(tmp_path: Path)
     server = MotoServer(detached=True, log_path=tmp_path / "moto.log").start()
     state = server_state(server)
     assert state["detached"] and state["pid"] != os.getpid()
-    assert requests.get(f"{state['endpoint_url']}/moto-api/data.json", timeout=5).ok
+    assert is_moto_server(str(state["endpoint_url"]))
     stop_server(state)
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{state['endpoint_url']}/moto-api/data.json", timeout=2)
+        requests.get(f"{state['endpoint_url']}{MOTO_PROBE}", timeout=2)
     with pytest.raises(ProcessLookupError):
         os.kill(int(state["pid"]), 0)
