@@ -165,6 +165,7 @@ def redact_report(report: pytest.TestReport) -> None:
 def publish_run_metrics(summary: RunSummary, run: PipelineRun, infra: InfrastructureState) -> int:
     """Publish the whole run's metrics (every stage, pass/fail, p95) at the end of the run,
     also when a failure halted the monitoring stage. Returns how many; 0 when it failed."""
+    # boto3 (aws/): loaded at the end of a run that reached AWS, never in one that did not
     from pytest_pipeline.aws import monitoring
     from pytest_pipeline.aws.clients import recorded_context
 
@@ -184,6 +185,7 @@ def notify_failure(
 ) -> list[Notification]:
     """Tell the configured channels that the pipeline failed, with the summary (SNS through
     the topic of the stack ``infra``)."""
+    # boto3 (aws/): loaded only when a run failed and is to notify, never in a passing one
     from pytest_pipeline.aws import monitoring
 
     subject = f"pipeline {summary.environment} failed" + (

@@ -217,6 +217,7 @@ class RollbackPlugin:
 
         Raises :class:`NoEnvironment` for a separate job on a new embedded backend (it starts
         empty: no environment can serve the tested URL there)."""
+        # boto3 (aws/): loaded only when the policy decided to roll back
         from pytest_pipeline.aws.clients import recorded_context, resolve_context
 
         options = self.run.options
@@ -260,6 +261,7 @@ class RollbackPlugin:
                 "outcome": self.outcome.to_dict() if self.outcome else None,
             },
         }
+        # boto3 (aws/): loaded only when the policy decided to alert or roll back
         from pytest_pipeline.aws import monitoring
 
         results = monitoring.notify_about_stack(

@@ -279,6 +279,7 @@ class PipelineRun:
     ) -> DeployTarget:
         """The deploy target of the ``deploy-target`` setting, attached to this run's
         environment through ``ctx`` and the stack's ``outputs`` (starts nothing)."""
+        # boto3 (through deploy/): only a run that deploys or rolls back makes a target
         from pytest_pipeline.deploy.resources import make_target
 
         options = self.options

@@ -72,7 +72,7 @@ def percentiles(values_ms: Sequence[float]) -> Percentiles:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
+    from PIL import ImageFont  # Pillow: the optional extra 'images', imported where used
 
     try:
         return ImageFont.load_default(size=size)

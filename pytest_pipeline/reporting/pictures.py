@@ -11,7 +11,9 @@ picture scaled by the browser).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import io
 from dataclasses import dataclass
 
@@ -70,11 +72,10 @@ def _open(data: bytes) -> object | None:
     return image
 
 
+@functools.cache
 def _pillow() -> bool:
     """Whether Pillow (the optional extra 'images') is installed: without it pictures go to
-    the report as they are."""
-    import importlib.util
-
+    the report as they are (looked up once)."""
     return importlib.util.find_spec("PIL") is not None
 
 
