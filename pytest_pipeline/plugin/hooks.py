@@ -1,10 +1,10 @@
 """pytest hooks of pytest-pipeline; each hook delegates to the modules that hold the logic.
 
 This is the plugin's entry point, loaded in every pytest session of a project that installs
-it. Until a run starts (see :mod:`pytest_pipeline.plugin.state`) it registers options,
-markers and the light fixture modules and resolves the settings; the run and everything it
-needs are imported by :func:`_start` alone, so a session that selects no pipeline test
-pays for nothing else.
+it. Until a run starts (see :mod:`pytest_pipeline.plugin.state`) it registers options and
+markers and resolves the settings; the run and everything it needs are imported by
+:func:`_start` alone, and each fixture module registers when a selected test asks for its
+fixtures, so a session that selects no pipeline test pays for nothing else.
 """
 
 from __future__ import annotations
@@ -24,16 +24,21 @@ if TYPE_CHECKING:
 
 PIPELINE_FIXTURES = fixtures.every_fixture()
 """A selected test that asks for one of these starts the run (as a test with a stage does)."""
-
-
 SECURITY_MODULE = fixtures.MODULES["security"]
+"""Registers before collection when a test is parametrized with its cases."""
 
 
-def _start(config: pytest.Config) -> PipelineRun:
-    """Start the run (once): the one place the entry point imports it."""
+def _start(config: pytest.Config, *, announce: bool = False) -> PipelineRun:
+    """Start the run (once): the one place the entry point imports it. ``announce``: say so
+    on the terminal (after collection the header is printed already)."""
     from pytest_pipeline.plugin.run import get_run
 
-    return get_run(config)
+    run = get_run(config)
+    reporter = config.pluginmanager.get_plugin("terminalreporter") if announce else None
+    if reporter is not None:
+        for line in [f"pipeline: {run.describe()}", *run.swept_lines()]:
+            reporter.write_line(redact(line))
+    return run
 
 
 def _register(pluginmanager: pytest.PytestPluginManager, modules: list[str]) -> None:
@@ -162,11 +167,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if run is None and (
             collection.wants_run(items, PIPELINE_FIXTURES) or (collected and not items)
         ):
-            run = _start(config)
-            reporter = config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                for line in [f"pipeline: {run.describe()}", *run.swept_lines()]:
-                    reporter.write_line(redact(line))
+            run = _start(config, announce=True)
     if run is not None:
         run.selection(items)
 
