@@ -113,7 +113,7 @@ def build_scans(config: pytest.Config) -> SecurityScans:
         secrets_baseline=Path(baseline) if baseline else None,
         templates=(options.template,),
     )
-    return SecurityScans(context, waivers, options.reports_dir)
+    return SecurityScans(context, waivers, options.reports_path)
 
 
 def _display(path: Path, root: Path) -> str:
