@@ -36,11 +36,15 @@ def register_markers(config: pytest.Config) -> None:
     )
 
 
+def may_select(config: pytest.Config, stage: Stage) -> bool:
+    """Whether ``-m`` can select tests of ``stage`` in this session."""
+    return stage_may_be_selected(str(config.getoption("markexpr") or ""), stage)
+
+
 def may_read_waivers(config: pytest.Config, options: PipelineSettings) -> bool:
     """Whether the session may run predeploy security tests (``-m`` can select the stage)
     and the waiver file they read exists."""
-    markexpr = str(config.getoption("markexpr") or "")
-    return stage_may_be_selected(markexpr, Stage.PREDEPLOY) and options.waivers.exists()
+    return may_select(config, Stage.PREDEPLOY) and options.waivers.exists()
 
 
 def assign_stages(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -147,7 +147,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     whether the collection has pipeline tests at all (a selection that leaves none of them
     then starts the run for its verdict: no test ran)."""
     collection.assign_stages(config, items)
-    config.stash[state.PIPELINE_COLLECTED_KEY] = collection.wants_run(items, PIPELINE_FIXTURES)
+    if state.current_run(config) is None:  # (only a run not started yet asks)
+        collected = collection.wants_run(items, PIPELINE_FIXTURES)
+        config.stash[state.PIPELINE_COLLECTED_KEY] = collected
 
 
 @pytest.hookimpl(tryfirst=True)
