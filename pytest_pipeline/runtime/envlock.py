@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
-
 
 class EnvironmentBusy(RuntimeError):
     """Another live run holds the environment; the message says which and what to do."""
@@ -39,10 +37,8 @@ class Holder:
 
     def alive(self) -> bool:
         """True while the owning process still runs."""
-        try:
-            return abs(psutil.Process(self.pid).create_time() - self.started) < 1.0
-        except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-            return False
+        started = _create_time(self.pid)
+        return started is not None and abs(started - self.started) < 1.0
 
     def describe(self) -> str:
         return f"run {self.run_id} (pid {self.pid}) since {self.since}"
@@ -53,10 +49,22 @@ def owner(run_id: str, pid: int, environment: str) -> Holder:
     return Holder(
         run_id,
         pid,
-        psutil.Process(pid).create_time(),
+        _create_time(pid) or 0.0,
         datetime.now(UTC).isoformat(timespec="seconds"),
         environment,
     )
+
+
+def _create_time(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds), None when there is none (or it cannot be
+    read)."""
+    # psutil loads when a run takes or checks an environment lock, not in every session
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
 
 
 def _path(lock_dir: Path, key: str) -> Path:

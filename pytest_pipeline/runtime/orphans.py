@@ -20,8 +20,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 MARKER = "PIPELINE_RUN_ID"
 OWNER_FILE = "owner.json"
 
@@ -56,6 +54,9 @@ def _started(pid: int) -> float | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError, ValueError):
+        # psutil loads only where /proc cannot tell (not Linux)
+        import psutil
+
         try:
             return float(psutil.Process(pid).create_time())
         except psutil.Error:
@@ -89,19 +90,18 @@ def _owner_alive(pid: int, started: float) -> bool:
     return _started(pid) == started
 
 
-def _marked(run_id: str) -> list[object]:
-    found: list[object] = []
+def _stop_marked(run_id: str, grace_s: float) -> list[str]:
+    """Stop (terminate, then kill) every process carrying ``run_id``; their names."""
+    # psutil loads only when a killed run was found, not at the start of every run
+    import psutil
+
+    procs: list[psutil.Process] = []
     for proc in psutil.process_iter(["pid", "name"]):
         try:
             if proc.environ().get(MARKER) == run_id:
-                found.append(proc)
+                procs.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-    return found
-
-
-def _stop(processes: list[object], grace_s: float) -> list[str]:
-    procs = [p for p in processes if isinstance(p, psutil.Process)]
     names = []
     for proc in procs:
         with contextlib.suppress(psutil.Error):
@@ -128,7 +128,7 @@ def sweep(runs_dir: Path, own_run_id: str, grace_s: float = 5.0) -> list[Swept]:
             continue  # a folder being written right now, or not ours
         if run_id == own_run_id or _owner_alive(pid, started):
             continue
-        stopped = _stop(_marked(run_id), grace_s)
+        stopped = _stop_marked(run_id, grace_s)
         resources = sorted(
             path.stem
             for path in (owner_file.parent / "once").glob("*.json")

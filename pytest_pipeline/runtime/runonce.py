@@ -12,19 +12,17 @@ Plain Python: no pytest import (the plugin turns teardown failures into warnings
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock
-from filelock import Timeout as LockTimeout
 
 ONCE_DIR = "once"
 INDEX = "index.json"
@@ -102,8 +100,28 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _locked(path: Path, name: str, timeout: float, doing: str) -> Iterator[None]:
+    """Hold the file lock ``path``; a :class:`RunOnceError` for ``name`` when another process
+    held it for more than ``timeout`` seconds while ``doing`` it."""
+    # filelock loads with a run's first once-per-run resource: most sessions create none
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunOnceError(
+            name, f"another process held the lock for more than {timeout:g}s while {doing} it"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _append_index(folder: Path, name: str, timeout: float) -> None:
-    with FileLock(str(folder / f"{INDEX}.lock"), timeout=timeout):
+    with _locked(folder / f"{INDEX}.lock", name, timeout, "listing"):
         index = folder / INDEX
         names: list[str] = json.loads(index.read_text()) if index.exists() else []
         if name not in names:
@@ -139,14 +157,7 @@ def once_per_run(
     resolve_ref(destroy_ref)  # fail now on a typo, not at the end of the run
     folder = _folder(run_dir)
     path = folder / f"{name}.json"
-    try:
-        lock = FileLock(str(folder / f"{name}.lock"), timeout=timeout)
-        lock.acquire()
-    except LockTimeout:
-        raise RunOnceError(
-            name, f"another process held the lock for more than {timeout:g}s while creating it"
-        ) from None
-    try:
+    with _locked(folder / f"{name}.lock", name, timeout, "creating"):
         record = _read(path)
         if record is not None:
             if record.get("status") == "failed":
@@ -185,8 +196,6 @@ def once_per_run(
         )
         _append_index(folder, name, timeout)
         return state
-    finally:
-        lock.release()
 
 
 def resources(run_dir: Path) -> list[dict[str, Any]]:
@@ -223,7 +232,7 @@ def teardown_all(
             continue
         path = folder / f"{name}.json"
         ref = str(record["destroy_ref"])
-        with FileLock(str(folder / f"{name}.lock"), timeout=timeout):
+        with _locked(folder / f"{name}.lock", name, timeout, "tearing down"):
             try:
                 resolve_ref(ref)(dict(record["state"]))
             except Exception as error:
