@@ -293,6 +293,10 @@ LOADED_ONLY_WHEN_USED = (
     "pytest_pipeline.predeploy.code",
     "pytest_pipeline.predeploy.templates",
     "boto3",
+    # acting on processes and locks: a killed run's leftovers, an environment lock, a
+    # once-per-run resource (none of them in a run of plain tests)
+    "psutil",
+    "filelock",
     "requests",
     "numpy",
     "PIL",
