@@ -45,11 +45,14 @@ class Holder:
 
 
 def owner(run_id: str, pid: int, environment: str) -> Holder:
-    """A holder for run ``run_id`` whose owning process is ``pid``."""
+    """A holder for run ``run_id`` whose owning process is ``pid`` (a running process)."""
+    started = _create_time(pid)
+    if started is None:
+        raise ValueError(f"an environment lock is held by a running process; {pid} is none")
     return Holder(
         run_id,
         pid,
-        _create_time(pid) or 0.0,
+        started,
         datetime.now(UTC).isoformat(timespec="seconds"),
         environment,
     )

@@ -103,7 +103,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked(path: Path, name: str, timeout: float, doing: str) -> Iterator[None]:
     """Hold the file lock ``path``; a :class:`RunOnceError` for ``name`` when another process
-    held it for more than ``timeout`` seconds while ``doing`` it."""
+    held it for more than ``timeout`` seconds (``doing``: what this process waited to do)."""
     # filelock loads with a run's first once-per-run resource: most sessions create none
     from filelock import FileLock, Timeout
 
@@ -112,7 +112,7 @@ def _locked(path: Path, name: str, timeout: float, doing: str) -> Iterator[None]
         lock.acquire()
     except Timeout:
         raise RunOnceError(
-            name, f"another process held the lock for more than {timeout:g}s while {doing} it"
+            name, f"another process held the lock for more than {timeout:g}s while {doing}"
         ) from None
     try:
         yield
@@ -121,7 +121,7 @@ def _locked(path: Path, name: str, timeout: float, doing: str) -> Iterator[None]
 
 
 def _append_index(folder: Path, name: str, timeout: float) -> None:
-    with _locked(folder / f"{INDEX}.lock", name, timeout, "listing"):
+    with _locked(folder / f"{INDEX}.lock", name, timeout, "adding it to the run's index"):
         index = folder / INDEX
         names: list[str] = json.loads(index.read_text()) if index.exists() else []
         if name not in names:
@@ -157,7 +157,7 @@ def once_per_run(
     resolve_ref(destroy_ref)  # fail now on a typo, not at the end of the run
     folder = _folder(run_dir)
     path = folder / f"{name}.json"
-    with _locked(folder / f"{name}.lock", name, timeout, "creating"):
+    with _locked(folder / f"{name}.lock", name, timeout, "creating it"):
         record = _read(path)
         if record is not None:
             if record.get("status") == "failed":
@@ -232,14 +232,17 @@ def teardown_all(
             continue
         path = folder / f"{name}.json"
         ref = str(record["destroy_ref"])
-        with _locked(folder / f"{name}.lock", name, timeout, "tearing down"):
-            try:
-                resolve_ref(ref)(dict(record["state"]))
-            except Exception as error:
-                lines = traceback.format_exception_only(type(error), error)
-                message = lines[-1].strip() if lines else repr(error)
-                failures.append(TeardownFailure(name, ref, message, dict(record["state"])))
-                _write(path, {**record, "status": "destroy_failed", "error": message})
-            else:
-                _write(path, {**record, "status": "destroyed", "destroyed_at": _now()})
+        try:
+            with _locked(folder / f"{name}.lock", name, timeout, "tearing it down"):
+                try:
+                    resolve_ref(ref)(dict(record["state"]))
+                except Exception as error:
+                    lines = traceback.format_exception_only(type(error), error)
+                    message = lines[-1].strip() if lines else repr(error)
+                    failures.append(TeardownFailure(name, ref, message, dict(record["state"])))
+                    _write(path, {**record, "status": "destroy_failed", "error": message})
+                else:
+                    _write(path, {**record, "status": "destroyed", "destroyed_at": _now()})
+        except RunOnceError as error:  # its lock stayed taken: the others are still torn down
+            failures.append(TeardownFailure(name, ref, str(error), dict(record["state"])))
     return failures

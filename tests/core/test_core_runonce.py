@@ -142,6 +142,26 @@ def test_teardown_failures_are_returned(tmp_path: Path, resources: Path) -> None
     assert resources.read_text().splitlines() == ["destroy b1"]
 
 
+def test_a_resource_whose_lock_stays_taken_is_a_failure_and_the_others_go(
+    tmp_path: Path, resources: Path
+) -> None:
+    from filelock import FileLock
+
+    runonce.once_per_run(tmp_path, "stack", lambda: {"name": "s1"}, "runonce_resources:destroy")
+    runonce.once_per_run(tmp_path, "bucket", lambda: {"name": "b1"}, "runonce_resources:destroy")
+    held = FileLock(str(tmp_path / runonce.ONCE_DIR / "bucket.lock"))
+    with held:  # another process still creating or destroying it
+        failures = runonce.teardown_all(tmp_path, lambda name: True, timeout=0.2)
+    assert [failure.describe() for failure in failures] == [
+        "teardown of 'bucket' (runonce_resources:destroy) failed, it may be left behind: "
+        "once-per-run resource 'bucket': another process held the lock for more than 0.2s "
+        "while tearing it down"
+    ]
+    assert resources.read_text().splitlines() == ["destroy s1"]
+    assert runonce.teardown_all(tmp_path, lambda name: True) == []  # the lock is free now
+    assert resources.read_text().splitlines() == ["destroy s1", "destroy b1"]
+
+
 PIPELINE_CONFTEST = """
 import pytest
 from pytest_pipeline.plugin.run import get_run

@@ -79,3 +79,9 @@ def test_a_second_run_in_the_environment_is_refused_naming_the_first(
     assert envlock.release(locks, "dev-passport-photo-dev", "first-run")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert not list(locks.glob("*.json")), "the run did not give its environment back"
+
+
+def test_a_lock_is_never_made_for_a_process_that_is_not_running() -> None:
+    pid = _dead_pid()
+    with pytest.raises(ValueError, match=rf"held by a running process; {pid} is none"):
+        envlock.owner("run-1", pid, "dev-stack")
