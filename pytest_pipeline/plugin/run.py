@@ -77,11 +77,12 @@ def get_run(config: pytest.Config) -> PipelineRun:
 class _Open:
     """A test of this run: its stage, whether the gate skipped it, its reports so far."""
 
-    __slots__ = ("gated", "nodeid", "reports", "stage")
+    __slots__ = ("gated", "label", "nodeid", "reports")
 
-    def __init__(self, nodeid: str, stage: Stage | None, gated: bool) -> None:
+    def __init__(self, nodeid: str, label: str | None, gated: bool) -> None:
         self.nodeid = nodeid
-        self.stage = stage
+        self.label = label
+        """The stage's name (None: the test has no stage)."""
         self.gated = gated
         self.reports: list[pytest.TestReport] = []
 
@@ -91,7 +92,6 @@ SETTLE_EVERY = 500
 
 
 _STAGES = {stage.value: stage for stage in Stage}
-_STAGE_VALUES = {stage: stage.value for stage in Stage}  # (an enum's .value is a property)
 
 
 def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
@@ -153,8 +153,8 @@ class PipelineRun:
         self.markers: dict[str, tuple[str, ...]] = {}
         """Marker names of every failed test (from its failed report), by node id."""
         self._final_stages: tuple[StageSummary, ...] | None = None
-        self._spans: dict[Stage, tuple[float | None, float | None]] = {}
-        """Each stage's wall time: its first test's start, its last test's end."""
+        self._spans: dict[str, tuple[float | None, float | None]] = {}
+        """Each stage's wall time (by name): its first test's start, its last test's end."""
         self.worker_gate: WorkerGate | None = None
         """In an xdist worker with the gate on: waits for the earlier stages' tests (run by
         other workers) before the gate decides on a test (made by :meth:`start`)."""
@@ -163,7 +163,9 @@ class PipelineRun:
         and ``--collect-only``): it sees every report before anything else does."""
         self.rollback: RollbackPlugin | None = None
         """The rollback plugin of this process (made by :meth:`start`)."""
-        self._items: dict[str, tuple[pytest.Item, Stage | None]] = {}
+        self._items: dict[str, tuple[pytest.Item, Stage | None, str | None]] = {}
+        """The selected tests of this process by node id: item, stage and the stage's name
+        (per report a string, not the enum: an enum member hashes in Python)."""
         self._gated: set[str] = set()
         self._stage: Stage | None = None
         self._marker: str | None = None
@@ -366,16 +368,17 @@ class PipelineRun:
         entry = self._items.get(nodeid)
         item: pytest.Item | None
         if entry is not None:  # this process ran the test: label the report
-            item, stage = entry
+            item, stage, label = entry
             gated = nodeid in self._gated
-            if stage is not None:
-                report.pipeline_stage = _STAGE_VALUES[stage]  # type: ignore[attr-defined]
+            if label is not None:
+                report.pipeline_stage = label  # type: ignore[attr-defined]
                 if gated:
                     report.pipeline_gated = True  # type: ignore[attr-defined]
         else:  # an xdist controller: the worker labelled it
             item = None
             labels = report.__dict__
             stage = _STAGES.get(labels.get("pipeline_stage", ""))
+            label = labels["pipeline_stage"] if stage is not None else None
             gated = bool(labels.get("pipeline_gated", False))
         failed = report.outcome == "failed"
         if failed and item is not None:
@@ -389,7 +392,7 @@ class PipelineRun:
                 self.gate.record_failure(stage, nodeid, error_line(report))
         test = self._open.get(nodeid)
         if test is None:
-            test = self._open[nodeid] = _Open(nodeid, stage, gated)
+            test = self._open[nodeid] = _Open(nodeid, label, gated)
         test.reports.append(report)
         if report.when == "teardown":
             del self._open[nodeid]
@@ -420,7 +423,8 @@ class PipelineRun:
         """Note the selected tests and their stages (after collection, in stage order)."""
         staged = [(item.nodeid, item.stash.get(STAGE_KEY, None)) for item in items]
         self._items = {
-            nodeid: (item, stage) for item, (nodeid, stage) in zip(items, staged, strict=True)
+            nodeid: (item, stage, None if stage is None else stage.value)
+            for item, (nodeid, stage) in zip(items, staged, strict=True)
         }
         self.selected = {}
         for _, stage in staged:
@@ -476,13 +480,13 @@ class PipelineRun:
         for name, value in last.user_properties:
             if isinstance(value, str | int | float | bool):
                 properties[str(name)] = value
-        stage = test.stage
-        if stage is not None:
-            self._span(stage, start, stop)
+        label = test.label
+        if label is not None:
+            self._span(label, start, stop)
         return TestResult(
             nodeid=test.nodeid,
             outcome=outcome,
-            stage=_STAGE_VALUES[stage] if stage is not None else None,
+            stage=label,
             duration=duration,
             message=message,
             properties=properties,
@@ -490,13 +494,13 @@ class PipelineRun:
             gated=test.gated and outcome is TestOutcome.SKIPPED,
         )
 
-    def _span(self, stage: Stage, start: float | None, stop: float) -> None:
-        first, last = self._spans.get(stage, (None, None))
+    def _span(self, label: str, start: float | None, stop: float) -> None:
+        first, last = self._spans.get(label, (None, None))
         if start is not None and (first is None or start < first):
             first = start
         if stop and (last is None or stop > last):
             last = stop
-        self._spans[stage] = (first, last)
+        self._spans[label] = (first, last)
 
     def stage_durations(self) -> dict[str, float]:
         """Each stage's wall time in seconds, from its first test's start to its last test's
@@ -504,8 +508,8 @@ class PipelineRun:
         if self._done:
             self._settle()
         return {
-            stage.value: max(0.0, last - first)
-            for stage, (first, last) in self._spans.items()
+            label: max(0.0, last - first)
+            for label, (first, last) in self._spans.items()
             if first is not None and last is not None
         }
 
