@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_load(COMMANDS[name][0])(rest) or 0)
     except ModuleNotFoundError as error:
-        from pytest_pipeline.extras import extra_of, problem
+        from pytest_pipeline.extras import extra_of, problem  # only when an extra is missing
 
         extra = extra_of(error.name or "")
         message = problem(extra, f"pytest-pipeline {name}") if extra else None

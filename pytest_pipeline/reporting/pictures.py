@@ -86,7 +86,7 @@ def for_report(data: bytes, mime: str) -> tuple[Picture, Picture]:
     if image is None:
         original = Picture(data, mime)
         return original, original
-    from PIL import Image
+    from PIL import Image  # the optional extra 'images' (present: _pillow() said so)
 
     assert isinstance(image, Image.Image)
     size = image.size
