@@ -48,7 +48,7 @@ def owner(run_id: str, pid: int, environment: str) -> Holder:
     """A holder for run ``run_id`` whose owning process is ``pid`` (a running process)."""
     started = _create_time(pid)
     if started is None:
-        raise ValueError(f"an environment lock is held by a running process; {pid} is none")
+        raise ValueError(f"process {pid} is not running: a lock names the live process holding it")
     return Holder(
         run_id,
         pid,

@@ -83,5 +83,5 @@ def test_a_second_run_in_the_environment_is_refused_naming_the_first(
 
 def test_a_lock_is_never_made_for_a_process_that_is_not_running() -> None:
     pid = _dead_pid()
-    with pytest.raises(ValueError, match=rf"held by a running process; {pid} is none"):
+    with pytest.raises(ValueError, match=rf"process {pid} is not running: a lock names the live"):
         envlock.owner("run-1", pid, "dev-stack")
