@@ -108,7 +108,8 @@ def error_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     return first_line(lines[0][1:] if lines else text) or report.outcome
 
 
-_FAILURES = frozenset({TestOutcome.FAILED, TestOutcome.ERROR})
+_FAILURES = frozenset(outcome for outcome in TestOutcome if outcome.is_failure)
+"""``TestOutcome.is_failure`` as a set (a lookup per report instead of a property call)."""
 
 
 def _outcome_of(report: pytest.TestReport) -> TestOutcome:
