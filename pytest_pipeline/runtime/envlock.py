@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pytest_pipeline.runtime.processes import create_time
+
 
 class EnvironmentBusy(RuntimeError):
     """Another live run holds the environment; the message says which and what to do."""
@@ -37,7 +39,7 @@ class Holder:
 
     def alive(self) -> bool:
         """True while the owning process still runs."""
-        started = _create_time(self.pid)
+        started = create_time(self.pid)
         return started is not None and abs(started - self.started) < 1.0
 
     def describe(self) -> str:
@@ -46,7 +48,7 @@ class Holder:
 
 def owner(run_id: str, pid: int, environment: str) -> Holder:
     """A holder for run ``run_id`` whose owning process is ``pid`` (a running process)."""
-    started = _create_time(pid)
+    started = create_time(pid)
     if started is None:
         raise ValueError(f"process {pid} is not running: a lock names the live process holding it")
     return Holder(
@@ -56,18 +58,6 @@ def owner(run_id: str, pid: int, environment: str) -> Holder:
         datetime.now(UTC).isoformat(timespec="seconds"),
         environment,
     )
-
-
-def _create_time(pid: int) -> float | None:
-    """When process ``pid`` started (epoch seconds), None when there is none (or it cannot be
-    read)."""
-    # psutil loads when a run takes or checks an environment lock, not in every session
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, ValueError):
-        return None
 
 
 def _path(lock_dir: Path, key: str) -> Path:

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_pipeline.runtime.processes import create_time
+
 MARKER = "PIPELINE_RUN_ID"
 OWNER_FILE = "owner.json"
 
@@ -54,13 +56,7 @@ def _started(pid: int) -> float | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError, ValueError):
-        # psutil loads only where /proc cannot tell (not Linux)
-        import psutil
-
-        try:
-            return float(psutil.Process(pid).create_time())
-        except psutil.Error:
-            return None
+        return create_time(pid)  # where /proc cannot tell (not Linux)
 
 
 def claim(run_dir: Path, run_id: str) -> str | None:
